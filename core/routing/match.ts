@@ -1,0 +1,170 @@
+// Per-request routing decision: pure functions over a compiled routing table.
+//
+// `compileRoutes` turns the operator's `RoutingTable` into the form the hot path uses (lower-cased
+// header names, pre-built regular expressions, parsed expiry, precedence order), once per table
+// and listener port. `matchRoute` then decides one request without allocating or compiling.
+//
+// Semantics (documented in docs/sidecar.md):
+// - header names are case-insensitive; values are case-sensitive;
+// - `exact` compares the whole value, `prefix` uses startsWith, `regex` must match the WHOLE value
+//   (anchored, like Istio/Envoy `safe_regex`); a multi-valued header is seen as its values joined
+//   with ", " (Node's own join), and a missing header never matches;
+// - every header rule and the path prefix must hold; a route without `match` is global;
+// - a route whose `expiresAt` has passed never matches; a route with an invalid regex never matches;
+// - precedence: more conditions first (header rules + path prefix), then the longer path prefix,
+//   then Steal before Mirror, then table order. The first matching route wins.
+// - requests from the kubelet's probes (User-Agent `kube-probe/…`) never match.
+
+import type { HeaderRule, Route, RoutingTable } from './table.js';
+
+export interface CompiledHeaderRule {
+  /** Lower-case header name. */
+  name: string;
+  test: (value: string) => boolean;
+}
+
+export interface CompiledRoute {
+  route: Route;
+  /** `namespace/name` of the Intercept (same as route.intercept). */
+  intercept: string;
+  headers: CompiledHeaderRule[];
+  pathPrefix: string | undefined;
+  /** Milliseconds since the epoch; Infinity when the route never expires. */
+  expiresAtMs: number;
+  /** Why the route can never match (invalid regex, unparsable expiry); undefined when it can. */
+  invalid: string | undefined;
+}
+
+/** The routes of one listener port in precedence order. An empty array is the pass-through fast path. */
+export type CompiledRoutes = readonly CompiledRoute[];
+
+/** What the matcher needs to know about one request. `header` receives a lower-case name. */
+export interface MatchInput {
+  path: string;
+  header: (lowerCaseName: string) => string | undefined;
+}
+
+/** The port a listener took over, as far as routing is concerned. */
+export interface PortIdentity {
+  name?: string;
+  appPort: number;
+}
+
+export const KUBE_PROBE_PREFIX = 'kube-probe/';
+
+/** True when the User-Agent is the kubelet's prober; such requests always go to the app. */
+export function isKubeProbe(userAgent: string | undefined): boolean {
+  return userAgent !== undefined && userAgent.startsWith(KUBE_PROBE_PREFIX);
+}
+
+/** True when the route's `port` (a port name or number) designates this taken-over port. */
+export function routeTargetsPort(route: Route, port: PortIdentity): boolean {
+  if (typeof route.port === 'number') return route.port === port.appPort;
+  if (port.name !== undefined && route.port === port.name) return true;
+  return /^\d+$/.test(route.port) && Number(route.port) === port.appPort;
+}
+
+export function compileHeaderRule(rule: HeaderRule): CompiledHeaderRule {
+  const name = rule.name.toLowerCase();
+  if (rule.exact !== undefined) {
+    const expected = rule.exact;
+    return { name, test: (v) => v === expected };
+  }
+  if (rule.prefix !== undefined) {
+    const prefix = rule.prefix;
+    return { name, test: (v) => v.startsWith(prefix) };
+  }
+  if (rule.regex !== undefined) {
+    const re = new RegExp(`^(?:${rule.regex})$`); // throws on an invalid pattern; compileRoute catches
+    return { name, test: (v) => re.test(v) };
+  }
+  throw new Error(`header rule for ${rule.name} has none of exact, prefix, regex`);
+}
+
+export function compileRoute(route: Route): CompiledRoute {
+  let invalid: string | undefined;
+  let headers: CompiledHeaderRule[] = [];
+  try {
+    headers = (route.match?.headers ?? []).map(compileHeaderRule);
+  } catch (err) {
+    invalid = err instanceof Error ? err.message : String(err);
+  }
+  let expiresAtMs = Number.POSITIVE_INFINITY;
+  if (route.expiresAt !== undefined) {
+    expiresAtMs = Date.parse(route.expiresAt);
+    if (Number.isNaN(expiresAtMs)) invalid = `unparsable expiresAt ${JSON.stringify(route.expiresAt)}`;
+  }
+  const pathPrefix = route.match?.pathPrefix ? route.match.pathPrefix : undefined;
+  return { route, intercept: route.intercept, headers, pathPrefix, expiresAtMs, invalid };
+}
+
+function specificity(r: CompiledRoute): number {
+  return r.headers.length + (r.pathPrefix !== undefined ? 1 : 0);
+}
+
+/** Orders routes by precedence (see the header comment). Stable: ties keep table order. */
+export function byPrecedence(a: CompiledRoute, b: CompiledRoute): number {
+  return (
+    specificity(b) - specificity(a) ||
+    (b.pathPrefix?.length ?? 0) - (a.pathPrefix?.length ?? 0) ||
+    (a.route.mode === b.route.mode ? 0 : a.route.mode === 'Steal' ? -1 : 1)
+  );
+}
+
+/** The routes of `table` that apply to `port`, compiled and in precedence order. Invalid routes are left out. */
+export function compileRoutes(table: RoutingTable, port: PortIdentity): CompiledRoutes {
+  return table.routes
+    .filter((r) => routeTargetsPort(r, port))
+    .map(compileRoute)
+    .filter((r) => r.invalid === undefined)
+    .sort(byPrecedence);
+}
+
+/** Routes of the table that can never match, with the reason (for logging when a table arrives). */
+export function invalidRoutes(table: RoutingTable): Array<{ intercept: string; reason: string }> {
+  const out: Array<{ intercept: string; reason: string }> = [];
+  for (const r of table.routes) {
+    const c = compileRoute(r);
+    if (c.invalid !== undefined) out.push({ intercept: r.intercept, reason: c.invalid });
+  }
+  return out;
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
+
+/** True when every condition of the compiled route holds for the request at `nowMs`. */
+export function routeMatches(r: CompiledRoute, input: MatchInput, nowMs: number): boolean {
+  if (nowMs >= r.expiresAtMs) return false;
+  if (r.pathPrefix !== undefined && !pathOnly(input.path).startsWith(r.pathPrefix)) return false;
+  for (let i = 0; i < r.headers.length; i++) {
+    const rule = r.headers[i]!;
+    const value = input.header(rule.name);
+    if (value === undefined || !rule.test(value)) return false;
+  }
+  return true;
+}
+
+/**
+ * The route a request takes, or undefined for the app. Probes (kube-probe User-Agent) never match.
+ * With no routes on the port this is one length check.
+ */
+export function matchRoute(routes: CompiledRoutes, input: MatchInput, nowMs: number): CompiledRoute | undefined {
+  if (routes.length === 0) return undefined;
+  if (isKubeProbe(input.header('user-agent'))) return undefined;
+  for (let i = 0; i < routes.length; i++) {
+    if (routeMatches(routes[i]!, input, nowMs)) return routes[i];
+  }
+  return undefined;
+}
+
+/** Adapts a Node header object (HTTP/1 `IncomingMessage.headers` or HTTP/2 headers) to `MatchInput.header`. */
+export function headerLookup(headers: Record<string, string | string[] | undefined>): (name: string) => string | undefined {
+  return (name) => {
+    const v = headers[name];
+    if (v === undefined) return undefined;
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+}
