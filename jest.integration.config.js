@@ -6,8 +6,8 @@ export default {
   displayName: 'integration',
   roots: ['<rootDir>/test/integration'],
   testMatch: ['**/*.test.ts'],
-  globalSetup: '<rootDir>/test/integration/global-setup.ts',
-  globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+  globalSetup: '<rootDir>/test/integration/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/integration/global-teardown.mjs',
   maxWorkers: 1,
   testTimeout: 180_000,
 };
