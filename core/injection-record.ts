@@ -1,0 +1,53 @@
+// What the webhook injected into a pod, recorded as JSON in the INJECTED_ANNOTATION. The operator
+// and the CLI read it (tunnel and admin ports may differ from the defaults when the app already
+// used them); the webhook reads it to stay idempotent.
+
+import type { TakenOverPort } from './sidecar-config.js';
+
+/** Pod annotation: extra container port names to take over, comma separated (`http,grpc`). */
+export const PORTS_ANNOTATION = 'detour.dev/ports';
+
+export const INJECTION_RECORD_VERSION = 1;
+
+export interface RenamedPort {
+  /** The app container that owned the port. */
+  container: string;
+  /** Its name before the takeover (now the sidecar's port name). */
+  from: string;
+  /** Its name after the takeover (`dt-http`). */
+  to: string;
+  containerPort: number;
+}
+
+export interface InjectionRecord {
+  version: number;
+  /** Name of the injected sidecar container. */
+  sidecar: string;
+  /** true: an init container with `restartPolicy: Always` (native sidecar); false: a regular container. */
+  native: boolean;
+  /** `Kind/name` of the owning workload, as given to the sidecar. */
+  workload: string;
+  /** Ports whose traffic now reaches the sidecar first. */
+  ports: TakenOverPort[];
+  renamed: RenamedPort[];
+  /** Numeric ports redirected by the iptables init container (empty when not opted in). */
+  redirected: number[];
+  adminPort: number;
+  tunnelPort: number;
+  image: string;
+}
+
+/** Parses the annotation; undefined when absent or not a record this version understands. */
+export function parseInjectionRecord(value: string | undefined): InjectionRecord | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const r = parsed as Partial<InjectionRecord>;
+    if (typeof r.version !== 'number' || typeof r.sidecar !== 'string' || !Array.isArray(r.ports)) return undefined;
+    if (typeof r.adminPort !== 'number' || typeof r.tunnelPort !== 'number') return undefined;
+    return r as InjectionRecord;
+  } catch {
+    return undefined;
+  }
+}
