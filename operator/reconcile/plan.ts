@@ -1,0 +1,221 @@
+// The pure heart of the reconciler: from what was gathered and the clock, decide the phase,
+// status, route, events and when to look again. No I/O here.
+
+import { CONDITION, interceptKey, tokenSecretName, type Intercept, type InterceptPhase, type InterceptStatus } from '../../core/api/intercept.js';
+import { mergeConditions, type ConditionInput } from '../../core/api/conditions.js';
+import { parseDuration } from '../../core/api/duration.js';
+import { compileRoute } from '../../core/routing/match.js';
+import type { Route } from '../../core/routing/table.js';
+import { INJECT_LABEL } from '../../core/constants.js';
+import { desiredReplicas, isOptedIn, podsWithoutSidecar, resolvePort, type Pod, type Workload } from './workload.js';
+
+export interface SidecarStats {
+  /** Sidecars of the workload connected to the operator and serving its current table. */
+  ready: number;
+  /** Developers connected to this intercept, summed over the sidecars' reports. */
+  clients: number;
+}
+
+export interface Gathered {
+  intercept: Intercept;
+  /** Key of the older intercept this one yields to (from planConflicts over its siblings). */
+  conflictWith?: string;
+  workload?: Workload;
+  pods: Pod[];
+  /** Lower-case hex SHA-256 of the current token, when the Secret exists and is ours. */
+  tokenHash?: string;
+  /** The token Secret exists but belongs to something else. */
+  tokenSecretForeign?: boolean;
+  sidecars: SidecarStats;
+}
+
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface Plan {
+  phase: InterceptPhase;
+  /** Add the inject label to the workload's pod template. */
+  optIn: boolean;
+  /** Create the token Secret (none exists). */
+  mintToken: boolean;
+  /** The route to serve, without tokenHash when the token is yet to be minted; undefined: not routed. */
+  route?: Omit<Route, 'tokenHash'> & { tokenHash?: string };
+  status: InterceptStatus;
+  statusChanged: boolean;
+  events: PlannedEvent[];
+  /** Look again after this long (expiry), in milliseconds. */
+  requeueAfterMs?: number;
+}
+
+export function workloadRef(i: Intercept): string {
+  return `${i.spec.workload.kind}/${i.spec.workload.name}`;
+}
+
+/** creation + ttl, or undefined without a (valid) ttl. */
+export function expiryOf(i: Intercept): Date | undefined {
+  if (!i.spec.ttl || !i.metadata.creationTimestamp) return undefined;
+  const ms = parseDuration(i.spec.ttl);
+  if (ms === undefined) return undefined;
+  return new Date(Date.parse(i.metadata.creationTimestamp) + ms);
+}
+
+export function isExpired(i: Intercept, now: Date): boolean {
+  const e = expiryOf(i);
+  return e !== undefined && now.getTime() >= e.getTime();
+}
+
+/** Why the match cannot be compiled by the sidecar (JavaScript RegExp), if it cannot. */
+export function invalidMatchReason(i: Intercept): string | undefined {
+  const compiled = compileRoute({ intercept: interceptKey(i), port: i.spec.port ?? 'http', match: i.spec.match ? { headers: i.spec.match.headers ?? [], pathPrefix: i.spec.match.pathPrefix } : undefined, mode: 'Steal', fallback: 'App', tokenHash: '' });
+  return compiled.invalid;
+}
+
+/** Could this intercept be routed at all, judging only by itself and the clock? (Conflict candidates.) */
+export function isRoutable(i: Intercept, now: Date): boolean {
+  return !i.metadata.deletionTimestamp && !isExpired(i, now) && invalidMatchReason(i) === undefined;
+}
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function planIntercept(g: Gathered, now: Date): Plan {
+  const i = g.intercept;
+  const gen = i.metadata.generation;
+  const ref = workloadRef(i);
+  const ns = i.metadata.namespace;
+  const port = i.spec.port ?? 'http';
+  const expiresAt = expiryOf(i);
+  const events: PlannedEvent[] = [];
+  const conds: ConditionInput[] = [];
+  const cond = (type: string, status: ConditionInput['status'], reason: string, message: string) =>
+    conds.push({ type, status, reason, message, ...(gen !== undefined ? { observedGeneration: gen } : {}) });
+
+  let phase: InterceptPhase;
+  let notRoutedReason: string | undefined;
+  let notRoutedMessage = '';
+  let optIn = false;
+  const desired = g.workload ? desiredReplicas(g.workload) : 0;
+  const regexProblem = invalidMatchReason(i);
+  const portCheck = g.workload ? resolvePort(ref, g.workload.spec.template, port) : undefined;
+
+  // WorkloadFound
+  if (g.workload) cond(CONDITION.workloadFound, 'True', 'Found', `${ref} found`);
+  else cond(CONDITION.workloadFound, 'False', 'WorkloadNotFound', `${ref} does not exist in namespace ${ns} yet; the Intercept starts by itself when it appears`);
+
+  if (expiresAt && now.getTime() >= expiresAt.getTime()) {
+    phase = 'Expired';
+    notRoutedReason = 'Expired';
+    notRoutedMessage = `ttl ${i.spec.ttl} ran out at ${rfc3339(expiresAt)}; create a new Intercept (or raise spec.ttl) to route again`;
+  } else if (regexProblem !== undefined) {
+    phase = 'Failed';
+    notRoutedReason = 'InvalidRegex';
+    notRoutedMessage = `a header regex does not compile as a JavaScript RegExp (${regexProblem.slice(0, 200)}): fix spec.match.headers`;
+  } else if (g.tokenSecretForeign) {
+    phase = 'Failed';
+    notRoutedReason = 'TokenSecretTaken';
+    notRoutedMessage = `Secret ${tokenSecretName(i.metadata.name)} exists and is not managed by detour: delete or rename it`;
+  } else if (!g.workload) {
+    phase = 'Waiting';
+    notRoutedReason = 'WorkloadNotFound';
+    notRoutedMessage = `waiting for ${ref} to exist in namespace ${ns}`;
+  } else if (portCheck && !portCheck.ok) {
+    phase = 'Failed';
+    notRoutedReason = portCheck.reason;
+    notRoutedMessage = portCheck.message;
+  } else if (g.conflictWith !== undefined) {
+    phase = 'Conflict';
+    notRoutedReason = 'Conflict';
+    notRoutedMessage = `the older Steal intercept ${g.conflictWith} matches the same requests on ${ref} port ${port} and keeps them: change spec.match or delete one of them`;
+  } else {
+    phase = g.sidecars.ready > 0 ? 'Active' : 'Pending';
+    optIn = !isOptedIn(g.workload);
+  }
+
+  const routed = notRoutedReason === undefined;
+  const missing = routed && g.workload ? podsWithoutSidecar(g.pods) : [];
+
+  // SidecarsReady
+  if (!routed || !g.workload) {
+    cond(CONDITION.sidecarsReady, 'Unknown', notRoutedReason ?? 'NotRouted', 'not routed');
+  } else if (optIn) {
+    cond(CONDITION.sidecarsReady, 'False', 'OptingIn', `added label ${INJECT_LABEL}=true to the pod template of ${ref}; its pods restart once with the sidecar`);
+  } else if (missing.length > 0) {
+    const names = missing.slice(0, 5).map((p) => p.metadata.name).join(', ') + (missing.length > 5 ? `, and ${missing.length - 5} more` : '');
+    cond(CONDITION.sidecarsReady, 'False', 'SidecarMissing', `${plural(missing.length, 'pod')} of ${ref} without the detour-sidecar container (${names}): created before the opt-in or while the webhook was unreachable; restart them (kubectl rollout restart) to inject the sidecar`);
+  } else if (g.sidecars.ready < desired || desired === 0) {
+    cond(CONDITION.sidecarsReady, 'False', 'SidecarsConnecting', `${g.sidecars.ready} of ${plural(desired, 'replica')} have a sidecar connected to the operator`);
+  } else {
+    cond(CONDITION.sidecarsReady, 'True', 'SidecarsConnected', `${plural(g.sidecars.ready, 'sidecar')} serve the routes`);
+  }
+
+  // Routed
+  if (routed) cond(CONDITION.routed, 'True', 'Routed', g.sidecars.ready > 0 ? `routes served by ${plural(g.sidecars.ready, 'sidecar')}` : 'routes computed; no sidecar has them yet');
+  else cond(CONDITION.routed, 'False', notRoutedReason!, notRoutedMessage);
+
+  // ClientConnected
+  const clients = routed ? g.sidecars.clients : 0;
+  const fallback = i.spec.fallback ?? 'App';
+  if (clients > 0) cond(CONDITION.clientConnected, 'True', 'Connected', `${plural(clients, 'developer connection')}`);
+  else cond(CONDITION.clientConnected, 'False', 'NoClient', routed ? `no developer connected: matching requests ${fallback === 'App' ? 'go to the app' : 'get 503'} (fallback ${fallback}); run detour connect` : 'not routed');
+
+  const status: InterceptStatus = {
+    phase,
+    observedGeneration: gen,
+    conditions: mergeConditions(i.status?.conditions, conds, now),
+    sidecars: { ready: routed ? g.sidecars.ready : 0, desired },
+    clients,
+    tokenSecretName: tokenSecretName(i.metadata.name),
+  };
+  if (gen === undefined) delete status.observedGeneration;
+  if (expiresAt) status.expiresAt = rfc3339(expiresAt);
+
+  const previousPhase = i.status?.phase;
+  if (previousPhase !== phase) {
+    const warn = phase === 'Failed' || phase === 'Conflict';
+    const message = routed
+      ? phase === 'Active'
+        ? `Routing matching requests of ${ref} port ${port} to developers`
+        : `Routes for ${ref} port ${port} computed; waiting for sidecars`
+      : notRoutedMessage;
+    events.push({ type: warn ? 'Warning' : 'Normal', reason: phase, message: message.charAt(0).toUpperCase() + message.slice(1) });
+  }
+  if (optIn) events.push({ type: 'Normal', reason: 'OptedIn', message: `Added label ${INJECT_LABEL}=true to the pod template of ${ref}; its pods restart once with the sidecar` });
+  const mintToken = g.tokenHash === undefined && !g.tokenSecretForeign && !i.metadata.deletionTimestamp;
+
+  let route: Plan['route'];
+  if (routed) {
+    route = {
+      intercept: interceptKey(i),
+      port,
+      mode: i.spec.mode ?? 'Steal',
+      fallback,
+      ...(i.spec.match ? { match: { headers: i.spec.match.headers ?? [], ...(i.spec.match.pathPrefix !== undefined ? { pathPrefix: i.spec.match.pathPrefix } : {}) } } : {}),
+      ...(g.tokenHash !== undefined ? { tokenHash: g.tokenHash } : {}),
+      ...(expiresAt ? { expiresAt: rfc3339(expiresAt) } : {}),
+    };
+  }
+
+  const requeueAfterMs = expiresAt && now.getTime() < expiresAt.getTime() ? expiresAt.getTime() - now.getTime() : undefined;
+  return { phase, optIn, mintToken, route, status, statusChanged: !sameStatus(i.status, status), events, requeueAfterMs };
+}
+
+/** Deep equality of two statuses as JSON (key order independent). */
+export function sameStatus(a: InterceptStatus | undefined, b: InterceptStatus): boolean {
+  return canonical(a ?? {}) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

@@ -1,0 +1,72 @@
+// Plain-JSON shapes of the workload objects the operator reads, and pure helpers over them.
+
+import { IPTABLES_ANNOTATION, INJECT_LABEL, RENAMED_PORT_PREFIX, SIDECAR_CONTAINER } from '../../core/constants.js';
+import type { ObjectMeta, WorkloadKind } from '../../core/api/intercept.js';
+
+export interface ContainerPort { name?: string; containerPort: number; protocol?: string }
+export interface Container { name: string; ports?: ContainerPort[] }
+export interface PodSpec { containers: Container[]; initContainers?: Container[] }
+export interface PodTemplate { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec }
+
+export interface Workload {
+  apiVersion?: string;
+  kind: WorkloadKind;
+  metadata: ObjectMeta;
+  spec: { replicas?: number; selector?: { matchLabels?: Record<string, string> }; template: PodTemplate };
+  status?: { replicas?: number; readyReplicas?: number };
+}
+
+export interface Pod {
+  metadata: ObjectMeta;
+  spec: PodSpec;
+  status?: { phase?: string };
+}
+
+export type PortResolution = { ok: true; containerPort?: number } | { ok: false; reason: 'PortNotFound' | 'NumericPortNeedsIptables'; message: string };
+
+function describePorts(t: PodTemplate): string {
+  const ports = t.spec.containers.filter((c) => c.name !== SIDECAR_CONTAINER).flatMap((c) => c.ports ?? []);
+  if (ports.length === 0) return 'its containers declare no ports';
+  return `its ports are ${ports.map((p) => (p.name ? `${p.name} (${p.containerPort})` : String(p.containerPort))).join(', ')}`;
+}
+
+/** Whether the Intercept's port can be taken over in this workload's pod template, and if not, what to do. */
+export function resolvePort(workloadRef: string, template: PodTemplate, port: string | number): PortResolution {
+  const containers = template.spec.containers.filter((c) => c.name !== SIDECAR_CONTAINER);
+  if (typeof port === 'number') {
+    if (template.metadata?.annotations?.[IPTABLES_ANNOTATION] !== 'true') {
+      return {
+        ok: false,
+        reason: 'NumericPortNeedsIptables',
+        message: `port ${port} is a number: name the container port and set spec.port to the name, or add the annotation ${IPTABLES_ANNOTATION}: "true" to the pod template of ${workloadRef} (adds a NET_ADMIN init container)`,
+      };
+    }
+    return { ok: true, containerPort: port };
+  }
+  for (const c of containers) {
+    const p = (c.ports ?? []).find((x) => x.name === port || x.name === `${RENAMED_PORT_PREFIX}${port}`);
+    if (p) return { ok: true, containerPort: p.containerPort };
+  }
+  return {
+    ok: false,
+    reason: 'PortNotFound',
+    message: `no container of ${workloadRef} declares a port named "${port}"; ${describePorts(template)}: set spec.port to one of them`,
+  };
+}
+
+export function isOptedIn(w: Workload): boolean {
+  return w.spec.template.metadata?.labels?.[INJECT_LABEL] === 'true';
+}
+
+export function hasSidecar(pod: Pod): boolean {
+  return [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.name === SIDECAR_CONTAINER);
+}
+
+/** Running or pending pods of the workload that carry no sidecar container. */
+export function podsWithoutSidecar(pods: readonly Pod[]): Pod[] {
+  return pods.filter((p) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !hasSidecar(p));
+}
+
+export function desiredReplicas(w: Workload): number {
+  return w.spec.replicas ?? 1;
+}
