@@ -1,0 +1,135 @@
+// The operator's side of the control channel, minus sockets: which sidecars are connected for
+// which workload, the routing table of each workload (versioned within the leader's epoch), what
+// the sidecars acknowledged and reported. Tables are computed from the routes the reconciler sets.
+
+import type { Route, RoutingTable, WorkloadRef } from '../../core/routing/table.js';
+import type { InterceptReport, OperatorToSidecar } from '../../core/control/protocol.js';
+
+export interface SidecarConnection {
+  id: number;
+  pod: string;
+  workload: WorkloadRef;
+  send(msg: OperatorToSidecar): void;
+  close(code: number, reason: string): void;
+  acked?: { epoch: string; version: number };
+  report: Record<string, InterceptReport>;
+}
+
+export function workloadKey(w: WorkloadRef): string {
+  return `${w.namespace}/${w.kind}/${w.name}`;
+}
+
+/** The table's routes in a stable order (by intercept key), so equal sets compare equal. */
+export function buildRoutes(routes: Iterable<Route>): Route[] {
+  return [...routes].sort((a, b) => (a.intercept < b.intercept ? -1 : a.intercept > b.intercept ? 1 : 0));
+}
+
+export class ControlHub {
+  private readonly conns = new Map<string, Set<SidecarConnection>>();
+  private readonly tables = new Map<string, RoutingTable>();
+  private readonly routes = new Map<string, { workload: WorkloadRef; route: Route }>();
+  private publishing = false;
+  epoch = '';
+
+  constructor(private readonly onChange: (workload: WorkloadRef) => void, private readonly onConnections?: (n: number) => void) {}
+
+  /** Starts a leader term: a new epoch, no routes, nothing published until `startPublishing`. */
+  reset(epoch: string): void {
+    this.epoch = epoch;
+    this.routes.clear();
+    this.tables.clear();
+    this.publishing = false;
+  }
+
+  /** After the initial reconcile pass: push every workload's table to its sidecars. */
+  startPublishing(): void {
+    this.publishing = true;
+    for (const set of this.conns.values()) for (const c of set) this.sendTable(c);
+  }
+
+  isPublishing(): boolean {
+    return this.publishing;
+  }
+
+  setRoute(interceptKey: string, workload: WorkloadRef, route: Route | undefined): void {
+    const prev = this.routes.get(interceptKey);
+    if (route) this.routes.set(interceptKey, { workload, route });
+    else this.routes.delete(interceptKey);
+    if (prev && workloadKey(prev.workload) !== workloadKey(workload)) this.recompute(prev.workload);
+    this.recompute(workload);
+  }
+
+  removeRoute(interceptKey: string): void {
+    const prev = this.routes.get(interceptKey);
+    if (!prev) return;
+    this.routes.delete(interceptKey);
+    this.recompute(prev.workload);
+  }
+
+  table(workload: WorkloadRef): RoutingTable {
+    return this.tables.get(workloadKey(workload)) ?? { version: 0, epoch: this.epoch, workload, routes: [] };
+  }
+
+  private recompute(workload: WorkloadRef): void {
+    const key = workloadKey(workload);
+    const routes = buildRoutes([...this.routes.values()].filter((r) => workloadKey(r.workload) === key).map((r) => r.route));
+    const current = this.table(workload);
+    if (JSON.stringify(current.routes) === JSON.stringify(routes) && this.tables.has(key)) return;
+    const next: RoutingTable = { version: current.version + 1, epoch: this.epoch, workload, routes };
+    this.tables.set(key, next);
+    if (this.publishing) for (const c of this.conns.get(key) ?? []) this.sendTable(c);
+  }
+
+  private sendTable(c: SidecarConnection): void {
+    c.send({ type: 'table', table: this.table(c.workload) });
+  }
+
+  add(c: SidecarConnection): void {
+    const key = workloadKey(c.workload);
+    let set = this.conns.get(key);
+    if (!set) this.conns.set(key, (set = new Set()));
+    set.add(c);
+    this.onConnections?.(this.count());
+    if (this.publishing) this.sendTable(c);
+    this.onChange(c.workload);
+  }
+
+  remove(c: SidecarConnection): void {
+    const set = this.conns.get(workloadKey(c.workload));
+    if (!set?.delete(c)) return;
+    this.onConnections?.(this.count());
+    this.onChange(c.workload);
+  }
+
+  ack(c: SidecarConnection, epoch: string, version: number): void {
+    c.acked = { epoch, version };
+    this.onChange(c.workload);
+  }
+
+  report(c: SidecarConnection, intercepts: Record<string, InterceptReport>): void {
+    const changed = JSON.stringify(Object.entries(c.report).map(([k, v]) => [k, v.clients])) !== JSON.stringify(Object.entries(intercepts).map(([k, v]) => [k, v.clients]));
+    c.report = intercepts;
+    if (changed) this.onChange(c.workload);
+  }
+
+  /** Sidecars of the workload serving a table of this epoch, and developers connected to the intercept. */
+  stats(workload: WorkloadRef, interceptKey: string): { ready: number; clients: number } {
+    let ready = 0;
+    let clients = 0;
+    for (const c of this.conns.get(workloadKey(workload)) ?? []) {
+      if (c.acked?.epoch === this.epoch) ready++;
+      clients += c.report[interceptKey]?.clients ?? 0;
+    }
+    return { ready, clients };
+  }
+
+  count(): number {
+    let n = 0;
+    for (const s of this.conns.values()) n += s.size;
+    return n;
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const set of this.conns.values()) for (const c of [...set]) c.close(code, reason);
+  }
+}

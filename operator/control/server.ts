@@ -1,0 +1,101 @@
+// The control channel's WebSocket endpoint. The upgrade is authenticated before the socket is
+// accepted: no valid token → HTTP 401/403 and the socket is closed; not the leader → 503.
+
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CONTROL_PATH, type SidecarToOperator } from '../../core/control/protocol.js';
+import type { Logger } from '../../core/logging.js';
+import { describeApiError } from '../../core/errors.js';
+import { AuthError, type SidecarIdentity } from './auth.js';
+import type { ControlHub, SidecarConnection } from './hub.js';
+
+export interface ControlServerDeps {
+  hub: ControlHub;
+  logger: Logger;
+  authenticate(token: string): Promise<SidecarIdentity>;
+  /** Only the leader accepts sidecars. */
+  accepting(): boolean;
+  pingIntervalMs?: number;
+}
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+}
+
+export function buildControlServer(deps: ControlServerDeps): Server {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  let nextId = 1;
+  const server = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end(`upgrade to a WebSocket at ${CONTROL_PATH}\n`);
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== CONTROL_PATH) return refuse(socket, 404, 'not found\n');
+    if (!deps.accepting()) return refuse(socket, 503, 'not the leader\n');
+    const auth = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (!m) return refuse(socket, 401, 'missing bearer token\n');
+    deps.authenticate(m[1]!).then(
+      (id) => {
+        if (!deps.accepting()) return refuse(socket, 503, 'not the leader\n');
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, id));
+      },
+      (err: unknown) => {
+        if (err instanceof AuthError) {
+          deps.logger.warn({ status: err.status, why: err.message, remote: req.socket.remoteAddress }, 'Refused a control channel connection');
+          return refuse(socket, err.status, `${err.message}\n`);
+        }
+        deps.logger.warn({ ...describeApiError(err) }, 'Failed to authenticate a control channel connection');
+        refuse(socket, 503, 'authentication unavailable\n');
+      },
+    );
+  });
+
+  function accept(ws: WebSocket, id: SidecarIdentity): void {
+    let alive = true;
+    const conn: SidecarConnection = {
+      id: nextId++,
+      pod: id.pod,
+      workload: id.workload,
+      report: {},
+      send: (msg) => ws.send(JSON.stringify(msg)),
+      close: (code, reason) => ws.close(code, reason),
+    };
+    const log = deps.logger.child({ pod: `${id.namespace}/${id.pod}`, workload: `${id.workload.kind}/${id.workload.name}` });
+    log.info('Connected sidecar');
+    ws.on('pong', () => { alive = true; });
+    const ping = setInterval(() => {
+      if (!alive) return ws.terminate();
+      alive = false;
+      ws.ping();
+    }, deps.pingIntervalMs ?? 20_000);
+    ping.unref();
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let msg: SidecarToOperator;
+      try {
+        msg = JSON.parse(data.toString()) as SidecarToOperator;
+      } catch {
+        return log.warn('Ignored an unparsable control message');
+      }
+      if (msg.type === 'ack' && typeof msg.version === 'number' && typeof msg.epoch === 'string') deps.hub.ack(conn, msg.epoch, msg.version);
+      else if (msg.type === 'report' && msg.intercepts && typeof msg.intercepts === 'object') deps.hub.report(conn, msg.intercepts);
+    });
+    ws.on('close', () => {
+      clearInterval(ping);
+      deps.hub.remove(conn);
+      log.info('Disconnected sidecar');
+    });
+    ws.on('error', () => ws.terminate());
+    deps.hub.add(conn);
+  }
+
+  server.on('close', () => {
+    for (const ws of wss.clients) ws.terminate();
+  });
+  return server;
+}

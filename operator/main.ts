@@ -1,0 +1,62 @@
+// The operator's entrypoint: the only file that reads process.env. Builds the logger, metrics
+// registry and kube client configuration, starts the operator and stops it gracefully on
+// SIGTERM/SIGINT (releasing the leader lease so a standby takes over at once).
+//
+//   KUBECONFIG                    optional; in a pod the in-cluster configuration is used
+//   POD_NAME                      leader-election identity (default: hostname + random suffix)
+//   POD_NAMESPACE                 namespace of the Lease (default detour-system)
+//   DETOUR_LEASE_NAME             default detour-operator
+//   DETOUR_CONTROL_PORT           default 8081 (control channel, ws path /control)
+//   DETOUR_HEALTH_PORT            default 8082 (/healthz, /readyz)
+//   DETOUR_METRICS_PORT           default 8080 (/metrics)
+//   DETOUR_WORKERS                default 4
+//   DETOUR_RESYNC_SECONDS         default 600
+//   DETOUR_LOG_LEVEL              default info
+
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { LevelWithSilent } from 'pino';
+import { buildLogger } from '../core/logging.js';
+import { buildRegistry } from '../core/metrics.js';
+import { OPERATOR_CONTROL_PORT, OPERATOR_HEALTH_PORT, OPERATOR_METRICS_PORT } from '../core/constants.js';
+import { startOperator } from './operator.js';
+
+const env = process.env;
+const logger = buildLogger({ name: 'detour-operator', level: (env.DETOUR_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info' });
+const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) ? Number(v) : d);
+
+async function main(): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const operator = await startOperator({
+    kubeConfig: kc,
+    logger,
+    registry: buildRegistry(),
+    identity: env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
+    leaseNamespace: env.POD_NAMESPACE ?? 'detour-system',
+    leaseName: env.DETOUR_LEASE_NAME,
+    controlPort: num(env.DETOUR_CONTROL_PORT, OPERATOR_CONTROL_PORT),
+    healthPort: num(env.DETOUR_HEALTH_PORT, OPERATOR_HEALTH_PORT),
+    metricsPort: num(env.DETOUR_METRICS_PORT, OPERATOR_METRICS_PORT),
+    workers: num(env.DETOUR_WORKERS, 4),
+    resyncMs: num(env.DETOUR_RESYNC_SECONDS, 600) * 1000,
+  });
+  logger.info({ controlPort: operator.controlPort, healthPort: operator.healthPort, metricsPort: operator.metricsPort }, 'Started operator');
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'Shutting down');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    operator.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'Failed to start operator');
+  process.exit(1);
+});

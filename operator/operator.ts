@@ -1,0 +1,263 @@
+// Assembles the operator: health and metrics servers, the control channel server and leader
+// election run on every replica; the controller (informers, work queue, reconciler) runs only
+// while this replica leads. `startOperator` is what main.ts and the integration tests call.
+
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { API_GROUP, API_VERSION, INTERCEPT_NAME_LABEL, INTERCEPT_PLURAL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../core/constants.js';
+import { interceptKey, type Intercept } from '../core/api/intercept.js';
+import type { WorkloadRef } from '../core/routing/table.js';
+import type { Logger } from '../core/logging.js';
+import { describeApiError } from '../core/errors.js';
+import { buildKubeClient, resourcePath } from './kube/client.js';
+import { Informer } from './runtime/informer.js';
+import { WorkQueue, runWorkers } from './runtime/workqueue.js';
+import { startLeaderElection } from './runtime/leader-election.js';
+import { ControlHub } from './control/hub.js';
+import { buildControlServer } from './control/server.js';
+import { authenticateSidecar } from './control/auth.js';
+import { InterceptReconciler, type Secret } from './reconcile/reconciler.js';
+import type { Workload } from './reconcile/workload.js';
+import { buildEventRecorder } from './events.js';
+import { buildOperatorMetrics } from './metrics.js';
+import { buildHealthApp, buildMetricsApp } from './health.js';
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  registry: Registry;
+  /** Unique per replica (the pod name in a cluster). */
+  identity: string;
+  /** Namespace of the leader-election Lease. */
+  leaseNamespace: string;
+  leaseName?: string;
+  /** 0 picks a free port (tests). */
+  controlPort: number;
+  healthPort: number;
+  metricsPort: number;
+  host?: string;
+  workers?: number;
+  resyncMs?: number;
+  staleAfterMs?: number;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  now?: () => Date;
+}
+
+export interface RunningOperator {
+  controlPort: number;
+  healthPort: number;
+  metricsPort: number;
+  isLeader(): boolean;
+  /** Leader with caches synced and the first reconcile pass done. */
+  isReady(): boolean;
+  hub: ControlHub;
+  stop(): Promise<void>;
+}
+
+const CONTROLLER = 'intercept';
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export async function startOperator(o: OperatorOptions): Promise<RunningOperator> {
+  const log = o.logger;
+  const client = buildKubeClient(o.kubeConfig);
+  const now = o.now ?? (() => new Date());
+  const host = o.host ?? '0.0.0.0';
+  let controller: { intercepts: Informer<Intercept>; stop(): Promise<void> } | undefined;
+  let ready = false;
+
+  const metrics = buildOperatorMetrics(o.registry, () => controller?.intercepts.list() ?? []);
+  let enqueueWorkload: (w: WorkloadRef) => void = () => undefined;
+  const hub = new ControlHub((w) => enqueueWorkload(w), (n) => metrics.connectedSidecars.set(n));
+
+  const controlServer = buildControlServer({
+    hub,
+    logger: log.child({ component: 'control' }),
+    authenticate: (token) => authenticateSidecar(client, token),
+    accepting: () => ready,
+  });
+  const healthApp = buildHealthApp({ ready: () => ready });
+  const metricsApp = buildMetricsApp(o.registry);
+  const controlPort = await listen(controlServer, o.controlPort, host);
+  await healthApp.listen({ port: o.healthPort, host });
+  await metricsApp.listen({ port: o.metricsPort, host });
+  const healthPort = (healthApp.server.address() as AddressInfo).port;
+  const metricsPort = (metricsApp.server.address() as AddressInfo).port;
+
+  function startController(signal: AbortSignal) {
+    const epoch = randomBytes(6).toString('hex');
+    hub.reset(epoch);
+    const clog = log.child({ controller: CONTROLLER, epoch });
+    const queue = new WorkQueue({}, Date.now, (d) => metrics.workqueueDepth.set({ name: CONTROLLER }, d));
+    const add = (key: string) => {
+      metrics.workqueueAdds.inc({ name: CONTROLLER });
+      queue.add(key);
+    };
+    const common = { client, logger: clog, resyncMs: o.resyncMs ?? 10 * 60_000, staleAfterMs: o.staleAfterMs };
+
+    // Enqueue an intercept and its siblings on the same workload (conflicts depend on each other).
+    const enqueueIntercept = (i: Intercept) => {
+      add(interceptKey(i));
+      for (const s of intercepts.list()) {
+        if (s.metadata.namespace === i.metadata.namespace && s.spec.workload.name === i.spec.workload.name && s !== i) add(interceptKey(s));
+      }
+    };
+    enqueueWorkload = (w: WorkloadRef) => {
+      for (const s of intercepts.list()) {
+        if (s.metadata.namespace === w.namespace && s.spec.workload.name === w.name && s.spec.workload.kind === w.kind) add(interceptKey(s));
+      }
+    };
+    const intercepts: Informer<Intercept> = new Informer<Intercept>({
+      ...common,
+      name: 'intercepts',
+      path: resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL),
+      handlers: {
+        onAdd: enqueueIntercept,
+        onUpdate: (old, cur) => {
+          enqueueIntercept(cur);
+          if (old.spec.workload.name !== cur.spec.workload.name) enqueueIntercept(old);
+        },
+        onDelete: enqueueIntercept,
+      },
+    });
+    const workloadInformer = (kind: Workload['kind'], plural: string) =>
+      new Informer<Workload>({
+        ...common,
+        name: plural,
+        path: resourcePath('apps', 'v1', plural),
+        handlers: {
+          onAdd: (w) => enqueueWorkload({ kind, namespace: w.metadata.namespace!, name: w.metadata.name }),
+          onUpdate: (_o, w) => enqueueWorkload({ kind, namespace: w.metadata.namespace!, name: w.metadata.name }),
+          onDelete: (w) => enqueueWorkload({ kind, namespace: w.metadata.namespace!, name: w.metadata.name }),
+        },
+      });
+    const workloads = {
+      Deployment: workloadInformer('Deployment', 'deployments'),
+      StatefulSet: workloadInformer('StatefulSet', 'statefulsets'),
+      ReplicaSet: workloadInformer('ReplicaSet', 'replicasets'),
+    };
+    const onSecret = (s: Secret) => {
+      const owner = s.metadata.labels?.[INTERCEPT_NAME_LABEL];
+      if (owner) add(`${s.metadata.namespace}/${owner}`);
+    };
+    const secrets = new Informer<Secret>({
+      ...common,
+      name: 'secrets',
+      path: resourcePath('', 'v1', 'secrets'),
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+      handlers: { onAdd: onSecret, onUpdate: (_o, s) => onSecret(s), onDelete: onSecret },
+    });
+    const informers = [intercepts, workloads.Deployment, workloads.StatefulSet, workloads.ReplicaSet, secrets];
+    const reconciler = new InterceptReconciler({ client, intercepts, workloads, secrets, hub, record: buildEventRecorder(client, o.identity, clog), logger: clog, now });
+
+    const process = async (key: string) => {
+      const end = metrics.reconcileTime.startTimer({ controller: CONTROLLER });
+      try {
+        const r = await reconciler.reconcile(key);
+        queue.forget(key);
+        if (r.requeueAfterMs !== undefined) {
+          queue.addAfter(key, r.requeueAfterMs);
+          metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'requeue_after' });
+        } else {
+          metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'success' });
+        }
+      } catch (err) {
+        metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'error' });
+        metrics.reconcileErrors.inc({ controller: CONTROLLER });
+        metrics.workqueueRetries.inc({ name: CONTROLLER });
+        const { code, reason } = describeApiError(err);
+        (code === 409 ? clog.debug.bind(clog) : clog.warn.bind(clog))({ intercept: key, code, reason, retries: queue.limiter.retries(key) }, 'Failed to reconcile intercept; retrying');
+        queue.addRateLimited(key);
+      } finally {
+        end();
+      }
+    };
+
+    for (const inf of informers) inf.start();
+    const workers = (async () => {
+      await Promise.all(informers.map((i) => i.waitForSync()));
+      if (signal.aborted) return;
+      // The first pass: reconcile everything before publishing tables, so a new leader never
+      // pushes a table that lacks routes it has not yet recomputed.
+      const initial = intercepts.list().map((i) => interceptKey(i));
+      const pending = new Set(initial);
+      const run = runWorkers(queue, o.workers ?? 4, async (key) => {
+        await process(key);
+        if (pending.delete(key) && pending.size === 0) markReady();
+      });
+      const markReady = () => {
+        if (signal.aborted || ready) return;
+        hub.startPublishing();
+        ready = true;
+        clog.info({ intercepts: initial.length }, 'Synced caches and reconciled every intercept; serving sidecars');
+      };
+      if (initial.length === 0) markReady();
+      await run;
+    })();
+    controller = {
+      intercepts,
+      async stop() {
+        ready = false;
+        queue.shutDown();
+        await Promise.all(informers.map((i) => i.stop()));
+        await workers;
+      },
+    };
+  }
+
+  const elector = startLeaderElection({
+    client,
+    namespace: o.leaseNamespace,
+    name: o.leaseName ?? 'detour-operator',
+    identity: o.identity,
+    leaseDurationMs: o.leaseDurationMs,
+    renewDeadlineMs: o.renewDeadlineMs,
+    retryPeriodMs: o.retryPeriodMs,
+    logger: log,
+    onStartedLeading: (signal) => {
+      metrics.leader.set({ name: 'detour-operator' }, 1);
+      startController(signal);
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set({ name: 'detour-operator' }, 0);
+      ready = false;
+      hub.closeAll(1012, 'operator leadership changed');
+      const c = controller;
+      controller = undefined;
+      void c?.stop();
+    },
+  });
+
+  return {
+    controlPort,
+    healthPort,
+    metricsPort,
+    hub,
+    isLeader: () => elector.isLeader(),
+    isReady: () => ready,
+    async stop() {
+      await elector.stop();
+      const c = controller;
+      controller = undefined;
+      ready = false;
+      hub.closeAll(1001, 'operator shutting down');
+      await c?.stop();
+      await new Promise<void>((r) => controlServer.close(() => r()));
+      controlServer.closeAllConnections?.();
+      await healthApp.close();
+      await metricsApp.close();
+      client.close();
+      log.info('Stopped operator');
+    },
+  };
+}

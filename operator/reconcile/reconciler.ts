@@ -1,0 +1,193 @@
+// The Intercept reconciler: gather (caches and a few reads) → plan (pure) → act (writes).
+// Level-based: a key goes in, the world is read, nothing from the triggering event is trusted.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { API_GROUP, API_VERSION, FINALIZER, INJECT_LABEL, INTERCEPT_NAME_LABEL, INTERCEPT_PLURAL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/constants.js';
+import { interceptKey, tokenSecretName, TOKEN_SECRET_KEY, type Intercept, type ObjectMeta } from '../../core/api/intercept.js';
+import type { Route, WorkloadRef } from '../../core/routing/table.js';
+import type { Logger } from '../../core/logging.js';
+import { classifyApiError } from '../../core/errors.js';
+import { JSON_PATCH, MERGE_PATCH, resourcePath, type KubeClient } from '../kube/client.js';
+import type { Informer } from '../runtime/informer.js';
+import type { ControlHub } from '../control/hub.js';
+import type { EventRecorder } from '../events.js';
+import { planConflicts } from './conflicts.js';
+import { isRoutable, planIntercept, type Gathered } from './plan.js';
+import type { Pod, Workload } from './workload.js';
+
+export interface Secret {
+  metadata: ObjectMeta;
+  data?: Record<string, string>;
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  intercepts: Informer<Intercept>;
+  workloads: Record<Workload['kind'], Informer<Workload>>;
+  secrets: Informer<Secret>;
+  hub: ControlHub;
+  record: EventRecorder;
+  logger: Logger;
+  now: () => Date;
+}
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+const WORKLOAD_PLURAL = { Deployment: 'deployments', StatefulSet: 'statefulsets', ReplicaSet: 'replicasets' } as const;
+
+export function workloadOf(i: Intercept): WorkloadRef {
+  return { kind: i.spec.workload.kind, namespace: i.metadata.namespace, name: i.spec.workload.name };
+}
+
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function interceptPath(ns: string, name: string, sub?: string): string {
+  return resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL, ns, name, sub);
+}
+
+function ownsIt(s: Secret, i: Intercept): boolean {
+  return (s.metadata.ownerReferences ?? []).some((r) => r.uid === i.metadata.uid);
+}
+
+export class InterceptReconciler {
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const d = this.d;
+    let i = d.intercepts.get(key);
+    if (!i) {
+      // Gone (finalizer already removed, or deleted while we were not leading): withdraw its route.
+      d.hub.removeRoute(key);
+      return {};
+    }
+    const workload = workloadOf(i);
+    const ns = i.metadata.namespace;
+    const name = i.metadata.name;
+
+    if (i.metadata.deletionTimestamp) {
+      d.hub.setRoute(key, workload, undefined);
+      if (i.metadata.finalizers?.includes(FINALIZER)) {
+        const rest = i.metadata.finalizers.filter((f) => f !== FINALIZER);
+        await this.ignoreGone(d.client.request('PATCH', interceptPath(ns, name), {
+          contentType: JSON_PATCH,
+          body: [
+            { op: 'test', path: '/metadata/finalizers', value: i.metadata.finalizers },
+            { op: 'replace', path: '/metadata/finalizers', value: rest },
+          ],
+        }));
+        d.logger.info({ intercept: key }, 'Withdrew routes and removed the finalizer');
+      }
+      return {};
+    }
+
+    if (!i.metadata.finalizers?.includes(FINALIZER)) {
+      i = await d.client.request<Intercept>('PATCH', interceptPath(ns, name), {
+        contentType: MERGE_PATCH,
+        body: { metadata: { finalizers: [...(i.metadata.finalizers ?? []), FINALIZER], resourceVersion: i.metadata.resourceVersion } },
+      });
+    }
+
+    // Gather.
+    const now = d.now();
+    const w = d.workloads[workload.kind].get(`${ns}/${workload.name}`);
+    const pods = w ? await this.fetchPods(ns, w) : [];
+    const siblings = d.intercepts.list().filter((x) => x.metadata.namespace === ns && x.spec.workload.name === workload.name && x.spec.workload.kind === workload.kind);
+    const candidates = siblings.map((x) => (interceptKey(x) === key ? i! : x)).filter((x) => isRoutable(x, now));
+    const conflictWith = planConflicts(candidates).get(key);
+    const secretName = tokenSecretName(name);
+    let secret = d.secrets.get(`${ns}/${secretName}`);
+    if (!secret) secret = await this.fetchSecret(ns, secretName);
+    const foreign = secret !== undefined && secret.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE;
+    const ours = secret !== undefined && !foreign && ownsIt(secret, i);
+    const token = ours && secret!.data?.[TOKEN_SECRET_KEY] ? Buffer.from(secret!.data[TOKEN_SECRET_KEY]!, 'base64').toString('utf8') : undefined;
+    const gathered: Gathered = {
+      intercept: i,
+      conflictWith,
+      workload: w,
+      pods,
+      tokenHash: token ? sha256Hex(token) : undefined,
+      tokenSecretForeign: foreign,
+      sidecars: d.hub.stats(workload, key),
+    };
+
+    // Decide.
+    const plan = planIntercept(gathered, now);
+
+    // Act.
+    if (plan.optIn && w) {
+      await d.client.request('PATCH', resourcePath('apps', 'v1', WORKLOAD_PLURAL[workload.kind], ns, workload.name), {
+        contentType: MERGE_PATCH,
+        body: { spec: { template: { metadata: { labels: { [INJECT_LABEL]: 'true' } } } } },
+      });
+      d.logger.info({ intercept: key, workload: `${workload.kind}/${workload.name}` }, 'Opted workload in to sidecar injection');
+    }
+    let tokenHash = gathered.tokenHash;
+    if (plan.mintToken) {
+      if (secret && !foreign && !ours) {
+        // A managed Secret left by an earlier Intercept of the same name: replace it.
+        await this.ignoreGone(d.client.request('DELETE', resourcePath('', 'v1', 'secrets', ns, secretName)));
+      }
+      const minted = randomBytes(32).toString('base64url');
+      await d.client.request('POST', resourcePath('', 'v1', 'secrets', ns), {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'Opaque',
+          metadata: {
+            name: secretName,
+            namespace: ns,
+            labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [INTERCEPT_NAME_LABEL]: name },
+            ownerReferences: [{ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Intercept', name, uid: i.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+          },
+          data: { [TOKEN_SECRET_KEY]: Buffer.from(minted).toString('base64') },
+        },
+      });
+      tokenHash = sha256Hex(minted);
+      d.logger.info({ intercept: key, secret: `${ns}/${secretName}` }, 'Minted a tunnel token');
+      await d.record(i, { type: 'Normal', reason: 'TokenMinted', message: `Stored a new tunnel token in Secret ${secretName}` });
+    }
+    const route: Route | undefined = plan.route && tokenHash ? { ...plan.route, tokenHash } : undefined;
+    d.hub.setRoute(key, workload, route);
+
+    if (plan.statusChanged) {
+      try {
+        await d.client.request('PUT', interceptPath(ns, name, 'status'), { body: { ...i, status: plan.status } });
+      } catch (err) {
+        if (classifyApiError(err) === 'not-found') return {};
+        throw err;
+      }
+      if (i.status?.phase !== plan.phase) d.logger.info({ intercept: key, phase: plan.phase, from: i.status?.phase }, 'Updated intercept phase');
+    }
+    for (const e of plan.events) await d.record(i, e);
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs + 50 } : {};
+  }
+
+  private async fetchPods(ns: string, w: Workload): Promise<Pod[]> {
+    const labels = w.spec.selector?.matchLabels;
+    if (!labels || Object.keys(labels).length === 0) return [];
+    const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const list = await this.d.client.request<{ items: Pod[] }>('GET', resourcePath('', 'v1', 'pods', ns), { query: { labelSelector: selector } });
+    return list.items;
+  }
+
+  private async fetchSecret(ns: string, name: string): Promise<Secret | undefined> {
+    try {
+      return await this.d.client.request<Secret>('GET', resourcePath('', 'v1', 'secrets', ns, name));
+    } catch (err) {
+      if (classifyApiError(err) === 'not-found') return undefined;
+      throw err;
+    }
+  }
+
+  private async ignoreGone(p: Promise<unknown>): Promise<void> {
+    try {
+      await p;
+    } catch (err) {
+      if (classifyApiError(err) !== 'not-found') throw err;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+// A rate-limited work queue with client-go's guarantees: repeated adds of a waiting key collapse,
+// a key is never handed to two workers at once (an add while it is processed is replayed after
+// `done`), delayed adds keep the earliest deadline, and failures back off per key.
+
+import { RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly waiters: Array<(key: string | undefined) => void> = [];
+  private shuttingDown = false;
+  readonly limiter: RateLimiter;
+
+  constructor(opts: RateLimiterOptions = {}, private readonly now: () => number = Date.now, private readonly onDepth?: (depth: number) => void) {
+    this.limiter = new RateLimiter(opts);
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    if (this.processing.has(key)) return;
+    this.push(key);
+  }
+
+  addAfter(key: string, delayMs: number): void {
+    if (this.shuttingDown) return;
+    if (delayMs <= 0) return this.add(key);
+    const at = this.now() + delayMs;
+    const existing = this.delayed.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, delayMs);
+    timer.unref();
+    this.delayed.set(key, { at, timer });
+  }
+
+  addRateLimited(key: string): void {
+    this.addAfter(key, this.limiter.when(key, this.now()));
+  }
+
+  forget(key: string): void {
+    this.limiter.forget(key);
+  }
+
+  /** The next key, or undefined once the queue shuts down. */
+  get(): Promise<string | undefined> {
+    if (this.queue.length > 0) return Promise.resolve(this.take());
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key)) this.push(key);
+  }
+
+  len(): number {
+    return this.queue.length;
+  }
+
+  isProcessing(key: string): boolean {
+    return this.processing.has(key);
+  }
+
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const d of this.delayed.values()) clearTimeout(d.timer);
+    this.delayed.clear();
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+
+  private push(key: string): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.queue.push(key);
+      waiter(this.take());
+    } else {
+      this.queue.push(key);
+      this.onDepth?.(this.queue.length);
+    }
+  }
+
+  private take(): string {
+    const key = this.queue.shift()!;
+    this.dirty.delete(key);
+    this.processing.add(key);
+    this.onDepth?.(this.queue.length);
+    return key;
+  }
+}
+
+/** Runs `workers` loops that take keys and call `process`; resolves when the queue shuts down. */
+export async function runWorkers(queue: WorkQueue, workers: number, process: (key: string) => Promise<void>): Promise<void> {
+  const loop = async () => {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      try {
+        await process(key);
+      } finally {
+        queue.done(key);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, loop));
+}
