@@ -1,0 +1,394 @@
+// The developer end of the tunnel: what the detour CLI calls to serve an intercept from a laptop.
+//
+//   import { connectTunnel, serveTunnel } from '../core/tunnel/developer.js';
+//
+//   // One connection; resolves once the sidecar accepted the token, rejects with
+//   // TunnelRefusedError (status 401/403 + reason) or a network error.
+//   const tunnel = await connectTunnel({
+//     url: 'ws://127.0.0.1:15021/tunnel',   // direct, port-forwarded, or the pod proxy URL
+//     token,                                 // the Intercept's token (from its Secret)
+//     target: 'http://127.0.0.1:3000',       // the local service
+//     onRequest: (e) => console.log(e.method, e.path, e.status),
+//   });
+//   await tunnel.closed;                     // { code, reason } when the tunnel ends
+//   await tunnel.close();                    // or end it yourself
+//
+//   // Keeps one tunnel up, reconnecting with backoff and jitter; stops for good on 401/403.
+//   const handle = serveTunnel({ url, token, target, onStatus: (s) => … });
+//   await handle.stop();
+//
+// Through the Kubernetes API (pod proxy subresource) pass the API credentials with `headers` /
+// `webSocketOptions` and set `tokenHeader: 'x-detour-token'` (the API server consumes
+// `Authorization`). Requests arrive as HTTP/2 streams (see protocol.ts) and are forwarded to
+// `target`: HTTP/1.1 with a keep-alive pool, h2c for requests that reached the sidecar over HTTP/2
+// (gRPC), and WebSocket/Upgrade requests as upgrades. Mirrored copies are forwarded too; their
+// answers go nowhere.
+
+import http, { type IncomingMessage } from 'node:http';
+import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import WebSocket from 'ws';
+import type { Logger } from '../logging.js';
+import { forwardH2Stream, respondH2Error } from './h2-forward.js';
+import { cleanTrailers, endToEndHeaders, h2ToHttp1Headers, http1ResponseToH2 } from './headers.js';
+import {
+  CLOSE, INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS,
+  TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL, TUNNEL_TOKEN_HEADER, UPGRADE_HEADER,
+} from './protocol.js';
+import { startHeartbeat, webSocketDuplex } from './websocket-duplex.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** One request served through the tunnel, reported when it is over. */
+export interface TunnelRequestEvent {
+  id: number;
+  method: string;
+  path: string;
+  /** Status the local server answered (502 when it could not be reached; 101 for upgrades). */
+  status: number;
+  durationMs: number;
+  /** `namespace/name` of the Intercept the request matched, as the sidecar says. */
+  intercept?: string;
+  /** A Mirror copy: the local answer is discarded by the sidecar. */
+  mirror: boolean;
+  upgrade: boolean;
+  /** How the request reached the sidecar (and how it is sent to the local server). */
+  protocol: 'http1' | 'h2';
+  error?: string;
+}
+
+export interface ConnectTunnelOptions {
+  /** ws:// or wss:// URL of the sidecar's tunnel endpoint (direct, port-forwarded or pod proxy). */
+  url: string;
+  /** The Intercept's token. Sent only in the upgrade request; never logged. */
+  token: string;
+  /** Base URL of the local service, e.g. `http://127.0.0.1:3000`. */
+  target: string;
+  /** Where the token goes: `authorization` (default, `Bearer`) or `x-detour-token` (for the pod proxy). */
+  tokenHeader?: 'authorization' | 'x-detour-token';
+  /** Extra headers on the upgrade request (e.g. Kubernetes API credentials). */
+  headers?: Record<string, string>;
+  /** Passed to `ws` (TLS `ca`/`cert`/`key`, `agent`, `handshakeTimeout`, …). */
+  webSocketOptions?: WebSocket.ClientOptions;
+  logger?: Logger;
+  /** Called after every request served. */
+  onRequest?: (event: TunnelRequestEvent) => void;
+  /** Called when a request starts (for live views). */
+  onRequestStart?: (event: Pick<TunnelRequestEvent, 'id' | 'method' | 'path' | 'intercept' | 'mirror' | 'upgrade' | 'protocol'>) => void;
+  pingIntervalMs?: number;
+}
+
+export interface TunnelCloseInfo {
+  code: number;
+  reason: string;
+}
+
+export interface Tunnel {
+  /** Resolves when the tunnel ends, for whatever reason. */
+  readonly closed: Promise<TunnelCloseInfo>;
+  /** Streams in flight right now. */
+  readonly activeStreams: number;
+  /** Ends the tunnel: in-flight requests fail on the sidecar side with 502. */
+  close(): Promise<TunnelCloseInfo>;
+}
+
+/** The sidecar refused the tunnel (401: no token, 403: token matches no intercept on that pod). */
+export class TunnelRefusedError extends Error {
+  constructor(readonly status: number, readonly reason: string) {
+    super(`tunnel refused with ${status}: ${reason}`);
+    this.name = 'TunnelRefusedError';
+  }
+}
+
+/** Opens one tunnel and serves it until it closes. See the header comment. */
+export function connectTunnel(options: ConnectTunnelOptions): Promise<Tunnel> {
+  const target = new URL(options.target);
+  if (target.protocol !== 'http:') throw new Error(`target must be an http:// URL, got ${target.protocol}`);
+  const headers: Record<string, string> = { ...options.headers };
+  if ((options.tokenHeader ?? 'authorization') === 'authorization') headers.authorization = `Bearer ${options.token}`;
+  else headers[TUNNEL_TOKEN_HEADER] = options.token;
+
+  const ws = new WebSocket(options.url, [TUNNEL_SUBPROTOCOL], {
+    perMessageDeflate: false,
+    maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
+    handshakeTimeout: 15_000,
+    ...options.webSocketOptions,
+    headers: { ...options.webSocketOptions?.headers, ...headers },
+  });
+
+  return new Promise<Tunnel>((resolve, reject) => {
+    let settled = false;
+    ws.once('unexpected-response', (_req, res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { if (body.length < 1024) body += c; });
+      res.on('end', () => {
+        const header = res.headers[TUNNEL_REASON_HEADER];
+        const reason = (typeof header === 'string' ? header : body.trim()) || (res.statusMessage ?? 'refused');
+        settled = true;
+        reject(new TunnelRefusedError(status, reason.slice(0, 300)));
+        ws.terminate();
+      });
+      res.on('error', () => { /* reported via reject above or close */ });
+    });
+    ws.once('error', (err) => {
+      if (!settled) { settled = true; reject(err); }
+    });
+    ws.once('open', () => {
+      settled = true;
+      resolve(serveOpenTunnel(ws, target, options));
+    });
+  });
+}
+
+function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptions): Tunnel {
+  const log = options.logger;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  const targetHost = target.hostname.replace(/^\[(.*)\]$/, '$1');
+  const targetPort = Number(target.port || 80);
+  let localH2: ClientHttp2Session | undefined;
+  let active = 0;
+  let nextId = 1;
+
+  const localH2Session = (): ClientHttp2Session => {
+    if (localH2 && !localH2.closed && !localH2.destroyed) return localH2;
+    const session = http2.connect(`http://${target.host}`);
+    session.on('error', (err) => log?.debug({ err: err.message }, 'Lost h2c connection to local server'));
+    session.on('close', () => { if (localH2 === session) localH2 = undefined; });
+    localH2 = session;
+    return session;
+  };
+
+  const duplex = webSocketDuplex(ws);
+  ws.on('error', (err) => log?.debug({ err: err.message }, 'Tunnel WebSocket failed'));
+  const server = http2.createServer({ settings: TUNNEL_H2_SETTINGS, maxSessionMemory: 64 });
+  let session: ServerHttp2Session | undefined;
+  server.on('session', (s: ServerHttp2Session) => {
+    session = s;
+    s.on('error', () => { /* the WebSocket close ends the tunnel */ });
+    s.once('localSettings', () => { try { s.setLocalWindowSize(TUNNEL_H2_CONNECTION_WINDOW); } catch { /* closed */ } });
+    s.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); });
+  });
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const id = nextId++;
+    const started = performance.now();
+    const upgradeValue = headers[UPGRADE_HEADER];
+    const interceptHeader = headers[INTERCEPT_HEADER];
+    const base = {
+      id,
+      method: String(headers[':method'] ?? 'GET'),
+      path: String(headers[':path'] ?? '/'),
+      intercept: typeof interceptHeader === 'string' ? interceptHeader : undefined,
+      mirror: headers[MIRROR_HEADER] === '1',
+      upgrade: typeof upgradeValue === 'string',
+      protocol: headers[PROTO_HEADER] === 'h2' ? ('h2' as const) : ('http1' as const),
+    };
+    active++;
+    options.onRequestStart?.(base);
+    let reported = false;
+    const done = (status: number, error?: string): void => {
+      if (reported) return;
+      reported = true;
+      active--;
+      const event: TunnelRequestEvent = { ...base, status, durationMs: performance.now() - started };
+      if (error !== undefined) event.error = error;
+      options.onRequest?.(event);
+    };
+    stream.on('error', () => { /* reported through close */ });
+    if (typeof upgradeValue === 'string') {
+      forwardUpgrade(stream, headers, upgradeValue, { host: targetHost, port: targetPort }, done);
+    } else if (base.protocol === 'h2') {
+      const clean = endToEndHeaders(headers, { dropTunnelHeaders: true, keepTeTrailers: true }) as IncomingHttpHeaders;
+      clean[':authority'] = headers[':authority'] ?? target.host;
+      forwardH2Stream(stream, clean, localH2Session(), { onDone: (r) => done(r.status, r.error) });
+    } else {
+      forwardToHttp1(stream, headers, { host: targetHost, port: targetPort, agent }, done);
+    }
+  });
+  server.emit('connection', duplex);
+  const stopHeartbeat = startHeartbeat(ws, options.pingIntervalMs ?? TUNNEL_PING_INTERVAL_MS, () => log?.warn('Sidecar stopped answering pings; dropped tunnel'));
+
+  const closed = new Promise<TunnelCloseInfo>((resolve) => {
+    ws.once('close', (code: number, reason: Buffer) => {
+      stopHeartbeat();
+      session?.destroy();
+      localH2?.close();
+      agent.destroy();
+      resolve({ code, reason: reason.toString('utf8') });
+    });
+  });
+
+  return {
+    closed,
+    get activeStreams() { return active; },
+    close: async () => {
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE.normal, 'developer closed the tunnel');
+      const timer = setTimeout(() => ws.terminate(), 2000);
+      timer.unref();
+      const info = await closed;
+      clearTimeout(timer);
+      return info;
+    },
+  };
+}
+
+interface LocalTarget {
+  host: string;
+  port: number;
+  agent?: http.Agent;
+}
+
+function forwardToHttp1(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, target: LocalTarget, done: (status: number, error?: string) => void): void {
+  const req = http.request({
+    host: target.host, port: target.port, agent: target.agent, method: String(headers[':method']), path: String(headers[':path']),
+    headers: h2ToHttp1Headers(headers, { dropTunnelHeaders: true }), setHost: false,
+  });
+  let status = 0;
+  let complete = false;
+  stream.pipe(req);
+  req.on('response', (res) => {
+    status = res.statusCode ?? 502;
+    if (stream.destroyed || stream.closed) { res.destroy(); return; }
+    try {
+      stream.respond(http1ResponseToH2(status, res.headers), { waitForTrailers: true });
+    } catch (err) {
+      res.destroy();
+      done(502, err instanceof Error ? err.message : String(err));
+      return;
+    }
+    stream.on('wantTrailers', () => {
+      try { stream.sendTrailers(cleanTrailers(res.trailers)); } catch { stream.close(); }
+    });
+    res.pipe(stream);
+    res.on('aborted', () => stream.close(NGHTTP2_INTERNAL_ERROR));
+    res.on('error', () => stream.close(NGHTTP2_INTERNAL_ERROR));
+    res.on('end', () => { complete = true; done(status); });
+  });
+  req.on('error', (err: NodeJS.ErrnoException) => {
+    const reason = `local server unreachable: ${err.code ?? err.message}`;
+    if (!stream.headersSent) respondH2Error(stream, 502, reason);
+    else stream.close(NGHTTP2_INTERNAL_ERROR);
+    done(status || 502, reason);
+  });
+  stream.on('close', () => {
+    if (!req.destroyed && !complete) {
+      req.destroy();
+      done(status || 499, 'cancelled by the sidecar');
+    }
+  });
+}
+
+function forwardUpgrade(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, upgrade: string, target: LocalTarget, done: (status: number, error?: string) => void): void {
+  const out = h2ToHttp1Headers(headers, { dropTunnelHeaders: true });
+  out.connection = 'Upgrade';
+  out.upgrade = upgrade;
+  const req = http.request({ host: target.host, port: target.port, method: String(headers[':method'] ?? 'GET'), path: String(headers[':path']), headers: out, setHost: false });
+  req.end();
+  req.on('upgrade', (res, socket: Socket, head: Buffer) => {
+    if (stream.destroyed || stream.closed) { socket.destroy(); return; }
+    const h = endToEndHeaders(res.headers, { dropPseudo: true });
+    stream.respond({ ...h, ':status': 200, [STATUS_HEADER]: '101', [UPGRADE_HEADER]: String(res.headers.upgrade ?? upgrade) });
+    if (head.length > 0) stream.write(head);
+    socket.pipe(stream);
+    stream.pipe(socket);
+    socket.on('error', () => stream.close(NGHTTP2_CANCEL));
+    socket.on('close', () => { if (!stream.closed) stream.close(); done(101); });
+    stream.on('close', () => { socket.destroy(); done(101); });
+  });
+  req.on('response', (res) => {
+    // The local server did not switch protocols: relay its answer.
+    const status = res.statusCode ?? 502;
+    stream.respond(http1ResponseToH2(status, res.headers));
+    res.pipe(stream);
+    res.on('end', () => done(status));
+  });
+  req.on('error', (err: NodeJS.ErrnoException) => {
+    const reason = `local server unreachable: ${err.code ?? err.message}`;
+    respondH2Error(stream, 502, reason);
+    done(502, reason);
+  });
+  stream.on('close', () => { if (!req.destroyed && req.socket?.destroyed !== false) req.destroy(); });
+}
+
+export type TunnelStatus =
+  | { state: 'connecting'; attempt: number }
+  | { state: 'connected' }
+  | { state: 'disconnected'; code: number; reason: string; retryInMs: number }
+  | { state: 'refused'; status: number; reason: string }
+  | { state: 'failed'; error: string; retryInMs: number }
+  | { state: 'stopped' };
+
+export interface ServeTunnelOptions extends ConnectTunnelOptions {
+  onStatus?: (status: TunnelStatus) => void;
+  /** Reconnect delays (full jitter, doubling). Defaults 250 ms … 10 s. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** For tests; defaults to Math.random. */
+  random?: () => number;
+}
+
+export interface TunnelHandle {
+  /** The tunnel currently connected, if any. */
+  readonly current: Tunnel | undefined;
+  /** Resolves when serving ended: stop() was called, or the sidecar refused the token (then it rejects with TunnelRefusedError). */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Keeps a tunnel connected until stopped; a refused token (401/403) ends it for good. */
+export function serveTunnel(options: ServeTunnelOptions): TunnelHandle {
+  const random = options.random ?? Math.random;
+  const initial = options.initialDelayMs ?? 250;
+  const max = options.maxDelayMs ?? 10_000;
+  let stopped = false;
+  let current: Tunnel | undefined;
+  let wake: (() => void) | undefined;
+
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    wake = () => { clearTimeout(t); resolve(); };
+  });
+
+  const loop = async (): Promise<void> => {
+    let attempt = 0;
+    while (!stopped) {
+      options.onStatus?.({ state: 'connecting', attempt });
+      try {
+        current = await connectTunnel(options);
+        attempt = 0;
+        options.onStatus?.({ state: 'connected' });
+        if (stopped) await current.close();
+        const info = await current.closed;
+        current = undefined;
+        if (stopped) break;
+        const retryInMs = Math.round(random() * initial);
+        options.onStatus?.({ state: 'disconnected', ...info, retryInMs });
+        await sleep(retryInMs);
+      } catch (err) {
+        if (err instanceof TunnelRefusedError) {
+          options.onStatus?.({ state: 'refused', status: err.status, reason: err.reason });
+          throw err;
+        }
+        const retryInMs = Math.round(random() * Math.min(max, initial * 2 ** attempt));
+        attempt++;
+        options.onStatus?.({ state: 'failed', error: err instanceof Error ? err.message : String(err), retryInMs });
+        await sleep(retryInMs);
+      }
+    }
+    options.onStatus?.({ state: 'stopped' });
+  };
+
+  const done = loop();
+  done.catch(() => { /* surfaced to whoever awaits `done` */ });
+  return {
+    get current() { return current; },
+    done,
+    stop: async () => {
+      stopped = true;
+      wake?.();
+      await current?.close();
+      await done.catch(() => undefined);
+    },
+  };
+}

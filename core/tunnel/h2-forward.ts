@@ -1,0 +1,132 @@
+// Forwarding one HTTP/2 stream to another HTTP/2 connection, used by the sidecar (gRPC/h2c clients
+// → app or → tunnel) and by the developer end (tunnel → local h2c server). Streams both ways with
+// HTTP/2 flow control (pipe() pauses the reading side, which withholds WINDOW_UPDATEs), keeps
+// trailers, and propagates cancellation both ways.
+
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { cleanTrailers, endToEndHeaders } from './headers.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+
+export interface ForwardResult {
+  /** Status the client saw (502 when the upstream failed before answering). */
+  status: number;
+  /** Set when the exchange did not complete normally. */
+  error?: string;
+}
+
+export interface ForwardH2Options {
+  /** Headers added to (or replacing) the forwarded request headers. */
+  extraHeaders?: OutgoingHttpHeaders;
+  /** Called once when the exchange is over (success, failure, or cancellation). */
+  onDone?: (result: ForwardResult) => void;
+  /** Counts request bytes sent upstream / response bytes received. */
+  onBytes?: (direction: 'up' | 'down', n: number) => void;
+}
+
+/** The headers of an inbound HTTP/2 request as they go upstream (pseudo-headers kept, hop-by-hop dropped). */
+export function h2RequestHeaders(headers: IncomingHttpHeaders, extra?: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out = endToEndHeaders(headers, { keepTeTrailers: true });
+  delete out[':protocol'];
+  if (extra) Object.assign(out, extra);
+  return out;
+}
+
+/** Answers an HTTP/2 stream that has no upstream with a short plain-text error. */
+export function respondH2Error(stream: ServerHttp2Stream, status: number, reason: string, extra: OutgoingHttpHeaders = {}): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  try {
+    stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, ...extra });
+    stream.end(`${reason}\n`);
+  } catch {
+    stream.destroy();
+  }
+}
+
+/**
+ * Sends `inbound` (a server stream whose request headers are `headers`) to `session`, streaming the
+ * body both ways, copying the response headers and trailers back, and cancelling the other side
+ * when either side goes away. Never throws; failures end as 502 (before the response started) or a
+ * reset stream (after).
+ */
+export function forwardH2Stream(inbound: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ClientHttp2Session, options: ForwardH2Options = {}): ClientHttp2Stream | undefined {
+  let done = false;
+  let status = 0;
+  const finish = (result: ForwardResult): void => {
+    if (done) return;
+    done = true;
+    options.onDone?.(result);
+  };
+
+  let upstream: ClientHttp2Stream;
+  try {
+    if (session.destroyed || session.closed) throw new Error('upstream connection is closed');
+    upstream = session.request(h2RequestHeaders(headers, options.extraHeaders));
+  } catch (err) {
+    const reason = `upstream unavailable: ${err instanceof Error ? err.message : String(err)}`;
+    respondH2Error(inbound, 502, reason);
+    finish({ status: 502, error: reason });
+    return undefined;
+  }
+
+  let trailers: OutgoingHttpHeaders | undefined;
+  if (options.onBytes) {
+    const onBytes = options.onBytes;
+    inbound.on('data', (c: Buffer) => onBytes('up', c.length));
+    upstream.on('data', (c: Buffer) => onBytes('down', c.length));
+  }
+  inbound.pipe(upstream);
+
+  upstream.on('response', (h) => {
+    status = Number(h[':status']) || 502;
+    if (inbound.destroyed || inbound.closed) return;
+    const out = endToEndHeaders(h);
+    try {
+      inbound.respond(out, { waitForTrailers: true });
+    } catch (err) {
+      upstream.close(NGHTTP2_CANCEL);
+      finish({ status: 502, error: `could not answer: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    upstream.pipe(inbound);
+  });
+  upstream.on('trailers', (t) => { trailers = cleanTrailers(t); });
+  inbound.on('wantTrailers', () => {
+    try { inbound.sendTrailers(trailers ?? {}); } catch { inbound.close(); }
+  });
+
+  upstream.on('error', () => { /* handled on close */ });
+  inbound.on('error', () => { /* handled on close */ });
+
+  upstream.on('close', () => {
+    const code = upstream.rstCode ?? NGHTTP2_NO_ERROR;
+    if (code === NGHTTP2_NO_ERROR && status !== 0) {
+      // A clean end; the inbound side finishes once its trailers are sent.
+      finish({ status });
+      return;
+    }
+    if (inbound.destroyed || inbound.closed) {
+      finish({ status: status || 499, error: 'client went away' });
+      return;
+    }
+    const reason = session.destroyed ? 'upstream connection lost' : `upstream reset the stream (code ${code})`;
+    if (!inbound.headersSent) {
+      respondH2Error(inbound, 502, reason);
+      finish({ status: 502, error: reason });
+    } else {
+      inbound.close(code === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code);
+      finish({ status, error: reason });
+    }
+  });
+  inbound.on('close', () => {
+    if (!upstream.closed && !upstream.destroyed) {
+      upstream.close(NGHTTP2_CANCEL);
+      finish({ status: status || 499, error: 'client went away' });
+    }
+  });
+  return upstream;
+}

@@ -1,0 +1,83 @@
+// A byte-stream Duplex over a WebSocket, for running HTTP/2 inside it. Like ws's
+// createWebSocketStream, with what the tunnel needs on top: backpressure in both directions (a
+// write completes only when the socket took it; the WebSocket is paused while the reader is
+// full), text frames treated as a protocol error, and byte counters.
+
+import { Duplex } from 'node:stream';
+import type WebSocket from 'ws';
+import { CLOSE } from './protocol.js';
+
+export interface WebSocketDuplexCounters {
+  /** Called with the size of every binary message received / sent. */
+  onBytesIn?: (n: number) => void;
+  onBytesOut?: (n: number) => void;
+}
+
+export function webSocketDuplex(ws: WebSocket, counters: WebSocketDuplexCounters = {}): Duplex {
+  const duplex = new Duplex({
+    allowHalfOpen: false,
+    read() {
+      if (ws.isPaused) ws.resume();
+    },
+    write(chunk: Buffer, _enc, callback) {
+      if (ws.readyState !== ws.OPEN) {
+        callback(new Error('tunnel WebSocket is not open'));
+        return;
+      }
+      counters.onBytesOut?.(chunk.length);
+      ws.send(chunk, { binary: true }, callback);
+    },
+    final(callback) {
+      if (ws.readyState === ws.OPEN) ws.close(CLOSE.normal);
+      callback();
+    },
+    destroy(err, callback) {
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.terminate();
+      callback(err);
+    },
+  });
+
+  ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    if (!isBinary) {
+      ws.close(CLOSE.unsupportedData, 'text frames are not part of the tunnel protocol');
+      duplex.destroy(new Error('tunnel received a text frame'));
+      return;
+    }
+    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    counters.onBytesIn?.(buf.length);
+    if (!duplex.push(buf)) ws.pause();
+  });
+  ws.on('close', () => {
+    if (!duplex.destroyed) {
+      duplex.push(null);
+      duplex.destroy();
+    }
+  });
+  ws.on('error', (err) => {
+    if (!duplex.destroyed) duplex.destroy(err);
+  });
+  return duplex;
+}
+
+/**
+ * Pings the peer every `intervalMs` and terminates the WebSocket when no pong came back since the
+ * previous ping. Returns a stop function (also called automatically on close).
+ */
+export function startHeartbeat(ws: WebSocket, intervalMs: number, onTimeout?: () => void): () => void {
+  let alive = true;
+  const onPong = (): void => { alive = true; };
+  ws.on('pong', onPong);
+  const timer = setInterval(() => {
+    if (!alive) {
+      onTimeout?.();
+      ws.terminate();
+      return;
+    }
+    alive = false;
+    try { ws.ping(); } catch { /* closing */ }
+  }, intervalMs);
+  timer.unref();
+  const stop = (): void => { clearInterval(timer); ws.off('pong', onPong); };
+  ws.once('close', stop);
+  return stop;
+}

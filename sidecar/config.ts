@@ -1,0 +1,91 @@
+// Parsing the sidecar's environment (written by the webhook, see core/sidecar-config.ts) into
+// options. Pure: main.ts passes process.env in.
+
+import { CONTROL_PATH } from '../core/control/protocol.js';
+import { SIDECAR_ADMIN_PORT, SIDECAR_TUNNEL_PORT, TOKEN_MOUNT_PATH } from '../core/constants.js';
+import type { WorkloadRef } from '../core/routing/table.js';
+import { SIDECAR_ENV, type TakenOverPort } from '../core/sidecar-config.js';
+
+/** Not part of the webhook contract: optional overrides for unusual pods and for the local test node. */
+export const EXTRA_ENV = {
+  /** Where the app listens (default 127.0.0.1). */
+  appHost: 'DETOUR_APP_HOST',
+  /** Address the sidecar binds (default all interfaces). */
+  bindHost: 'DETOUR_BIND_HOST',
+} as const;
+
+export interface SidecarConfig {
+  podName: string;
+  workload: WorkloadRef;
+  ports: TakenOverPort[];
+  operatorUrl: string | undefined;
+  tokenPath: string;
+  adminPort: number;
+  tunnelPort: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  appHost: string;
+  bindHost: string | undefined;
+}
+
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+function port(value: string | undefined, fallback: number, name: string, errors: string[]): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) errors.push(`${name} must be a port number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** ws://operator:8081 → ws://operator:8081/control; a URL that already has a path is kept. */
+export function controlUrl(base: string): string {
+  const u = new URL(base);
+  if (u.pathname === '' || u.pathname === '/') u.pathname = CONTROL_PATH;
+  return u.toString();
+}
+
+export function parseSidecarEnv(env: Record<string, string | undefined>): { config: SidecarConfig } | { errors: string[] } {
+  const errors: string[] = [];
+  const podName = env[SIDECAR_ENV.podName] ?? 'unknown';
+  const namespace = env[SIDECAR_ENV.podNamespace] ?? 'default';
+  const workloadText = env[SIDECAR_ENV.workload] ?? '';
+  const [kind, name] = workloadText.split('/', 2);
+  let workload: WorkloadRef = { kind: 'Deployment', namespace, name: name ?? '' };
+  if (!kind || !name || !WORKLOAD_KINDS.has(kind)) errors.push(`${SIDECAR_ENV.workload} must be Kind/name with Kind one of Deployment, StatefulSet, ReplicaSet; got ${JSON.stringify(workloadText)}`);
+  else workload = { kind: kind as WorkloadRef['kind'], namespace, name };
+
+  let ports: TakenOverPort[] = [];
+  try {
+    const parsed: unknown = JSON.parse(env[SIDECAR_ENV.ports] ?? '[]');
+    if (!Array.isArray(parsed)) throw new Error('not an array');
+    ports = parsed.map((p: Partial<TakenOverPort>) => {
+      if (typeof p.appPort !== 'number' || typeof p.listenPort !== 'number') throw new Error('each port needs numeric appPort and listenPort');
+      return { name: typeof p.name === 'string' ? p.name : undefined, appPort: p.appPort, listenPort: p.listenPort };
+    });
+    if (ports.length === 0) errors.push(`${SIDECAR_ENV.ports} lists no ports`);
+  } catch (err) {
+    errors.push(`${SIDECAR_ENV.ports} must be a JSON array of {name?, appPort, listenPort}: ${(err as Error).message}`);
+  }
+
+  let operatorUrl: string | undefined;
+  const rawUrl = env[SIDECAR_ENV.operatorUrl];
+  if (rawUrl) {
+    try { operatorUrl = controlUrl(rawUrl); } catch { errors.push(`${SIDECAR_ENV.operatorUrl} is not a URL`); }
+  }
+  const level = env[SIDECAR_ENV.logLevel] ?? 'info';
+  if (!LEVELS.has(level)) errors.push(`${SIDECAR_ENV.logLevel} must be one of ${[...LEVELS].join(', ')}`);
+
+  const config: SidecarConfig = {
+    podName,
+    workload,
+    ports,
+    operatorUrl,
+    tokenPath: env[SIDECAR_ENV.tokenPath] || `${TOKEN_MOUNT_PATH}/token`,
+    adminPort: port(env[SIDECAR_ENV.adminPort], SIDECAR_ADMIN_PORT, SIDECAR_ENV.adminPort, errors),
+    tunnelPort: port(env[SIDECAR_ENV.tunnelPort], SIDECAR_TUNNEL_PORT, SIDECAR_ENV.tunnelPort, errors),
+    logLevel: level as SidecarConfig['logLevel'],
+    appHost: env[EXTRA_ENV.appHost] || '127.0.0.1',
+    bindHost: env[EXTRA_ENV.bindHost] || undefined,
+  };
+  return errors.length > 0 ? { errors } : { config };
+}

@@ -1,0 +1,55 @@
+// Entry point of the sidecar container: the only place that reads process.env, builds the logger,
+// the metrics registry and the clock, and handles signals.
+
+import { readFile } from 'node:fs/promises';
+import { buildLogger } from '../core/logging.js';
+import { buildRegistry } from '../core/metrics.js';
+import { parseSidecarEnv } from './config.js';
+import { buildSidecar } from './sidecar.js';
+
+async function main(): Promise<void> {
+  const parsed = parseSidecarEnv(process.env);
+  if ('errors' in parsed) {
+    const logger = buildLogger({ name: 'detour-sidecar' });
+    for (const e of parsed.errors) logger.error(e);
+    logger.fatal('Refused to start: invalid configuration');
+    process.exit(2);
+  }
+  const { config } = parsed;
+  const logger = buildLogger({ name: 'detour-sidecar', level: config.logLevel });
+  if (config.operatorUrl === undefined) logger.warn('No operator URL configured; serving pass-through until a table arrives');
+  const sidecar = buildSidecar({
+    podName: config.podName,
+    workload: config.workload,
+    ports: config.ports,
+    appHost: config.appHost,
+    bindHost: config.bindHost,
+    tunnelPort: config.tunnelPort,
+    adminPort: config.adminPort,
+    control: config.operatorUrl === undefined ? undefined : {
+      url: config.operatorUrl,
+      readToken: () => readFile(config.tokenPath, 'utf8'),
+    },
+    logger,
+    registry: buildRegistry(),
+    now: () => Date.now(),
+  });
+  await sidecar.start();
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'Stopping sidecar');
+    sidecar.stop().then(() => process.exit(0), () => process.exit(1));
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  const logger = buildLogger({ name: 'detour-sidecar' });
+  logger.fatal({ reason: err instanceof Error ? err.message : String(err) }, 'Sidecar failed to start');
+  process.exit(1);
+});

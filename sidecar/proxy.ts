@@ -1,0 +1,507 @@
+// The inbound proxy of one taken-over port. A plain TCP listener looks at the first bytes of each
+// connection: the HTTP/2 connection preface goes to an h2c server (gRPC), anything else to an
+// HTTP/1.1 server. Every request (also each one on a reused keep-alive connection, and every
+// HTTP/2 stream) is routed on its own: the app on localhost, the developer's tunnel, a mirror copy,
+// or a 503 for Reject. Bodies stream in both directions; nothing is buffered beyond socket and
+// HTTP/2 flow-control windows.
+
+import http, { STATUS_CODES, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import type { Logger } from '../core/logging.js';
+import { headerLookup } from '../core/routing/match.js';
+import type { TakenOverPort } from '../core/sidecar-config.js';
+import { forwardH2Stream, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
+import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
+import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
+import type { AppUpstream } from './app-upstream.js';
+import type { RequestResult, SidecarMetrics } from './metrics.js';
+import { startMirror, type MirrorCopy } from './mirror.js';
+import type { Decision, Router } from './router.js';
+import type { InterceptStats } from './stats.js';
+import type { TunnelPeer } from './tunnel-registry.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** How long a new connection may stay silent before its first bytes. */
+const FIRST_BYTES_TIMEOUT_MS = 60_000;
+const SAFE_RETRY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
+
+export interface ProxyDeps {
+  port: TakenOverPort;
+  router: Router;
+  app: AppUpstream;
+  metrics: SidecarMetrics;
+  stats: InterceptStats;
+  logger: Logger;
+  /** Largest request header block accepted (bytes); larger gets 431. */
+  maxHeaderSize?: number;
+}
+
+export interface ProxyListener {
+  server: net.Server;
+  /** Stops accepting, ends idle keep-alive connections and HTTP/2 sessions. */
+  close(): Promise<void>;
+}
+
+/** Counts a finished request once, with its duration. */
+function recorder(deps: ProxyDeps): (result: RequestResult, intercept: string, startedAt: number) => void {
+  const port = String(deps.port.name ?? deps.port.appPort);
+  const appCounter = deps.metrics.requests.labels(port, '', 'app');
+  const appDuration = deps.metrics.duration.labels('app');
+  return (result, intercept, startedAt) => {
+    const seconds = (performance.now() - startedAt) / 1000;
+    if (result === 'app') {
+      appCounter.inc();
+      appDuration.observe(seconds);
+      return;
+    }
+    deps.metrics.requests.labels(port, intercept, result).inc();
+    deps.metrics.duration.labels(result).observe(seconds);
+  };
+}
+
+export function buildProxyListener(deps: ProxyDeps): ProxyListener {
+  const { router, app, logger, stats, metrics } = deps;
+  const appPort = deps.port.appPort;
+  const record = recorder(deps);
+
+  // ---------- HTTP/1.1 ----------
+  const h1 = http.createServer({
+    maxHeaderSize: deps.maxHeaderSize ?? 16 * 1024,
+    requestTimeout: 0, // long uploads, SSE and long polls are legitimate; headersTimeout still applies
+    headersTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+  });
+
+  h1.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const startedAt = performance.now();
+    const decision = router.decide(appPort, { path: req.url ?? '/', header: headerLookup(req.headers) });
+    switch (decision.kind) {
+      case 'app':
+        return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'app' : 'failed', '', startedAt));
+      case 'fallback':
+        stats.fallback(decision.route.intercept);
+        return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'fallback' : 'failed', decision.route.intercept, startedAt));
+      case 'reject':
+        stats.fallback(decision.route.intercept);
+        rejectHttp1(res, decision.reason);
+        record('rejected', decision.route.intercept, startedAt);
+        return;
+      case 'mirror': {
+        stats.routed(decision.route.intercept);
+        const mirror = startMirror(decision.tunnel.session, tunnelRequestHeaders(req, decision, true), () => undefined);
+        return proxyHttp1ToApp(req, res, app, mirror, (r) => record(r ? 'mirrored' : 'failed', decision.route.intercept, startedAt));
+      }
+      case 'developer':
+        stats.routed(decision.route.intercept);
+        return proxyHttp1ToDeveloper(req, res, decision, metrics, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+    }
+  });
+
+  h1.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
+    const startedAt = performance.now();
+    socket.on('error', () => { /* peer went away; both sides are torn down on close */ });
+    const decision = router.decide(appPort, { path: req.url ?? '/', header: headerLookup(req.headers) });
+    if (decision.kind === 'developer') {
+      stats.routed(decision.route.intercept);
+      upgradeToDeveloper(req, socket, head, decision, metrics, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+      return;
+    }
+    if (decision.kind === 'reject') {
+      stats.fallback(decision.route.intercept);
+      writeRawResponse(socket, 503, decision.reason);
+      record('rejected', decision.route.intercept, startedAt);
+      return;
+    }
+    if (decision.kind === 'fallback') stats.fallback(decision.route.intercept);
+    // Mirror does not copy upgraded connections: the app gets them.
+    const result: RequestResult = decision.kind === 'app' || decision.kind === 'mirror' ? 'app' : 'fallback';
+    const intercept = decision.kind === 'app' ? '' : decision.route.intercept;
+    pipeUpgradeToApp(req, socket, head, app, (ok) => record(ok ? result : 'failed', intercept, startedAt));
+  });
+
+  h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    const code = err.code ?? 'unknown';
+    if (code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    metrics.clientErrors.inc({ kind: code });
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    writeRawResponse(socket, status, status === 431 ? 'request header fields too large' : 'malformed HTTP request');
+  });
+
+  // ---------- HTTP/2 cleartext (gRPC) ----------
+  const h2 = http2.createServer({ maxSessionMemory: 64, settings: { enablePush: false } });
+  const h2Remote = new WeakMap<ServerHttp2Session, string>();
+  let pendingRemote = '';
+  h2.on('session', (session: ServerHttp2Session) => {
+    h2Remote.set(session, pendingRemote);
+    session.on('error', (err: NodeJS.ErrnoException) => metrics.clientErrors.inc({ kind: err.code ?? 'h2_session' }));
+  });
+  h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const startedAt = performance.now();
+    stream.on('error', () => { /* handled by the forwarder */ });
+    const remote = h2Remote.get(stream.session as ServerHttp2Session) ?? '';
+    const decision = router.decide(appPort, { path: String(headers[':path'] ?? '/'), header: headerLookup(headers) });
+    const forwarded: OutgoingHttpHeaders = { 'x-forwarded-for': headers['x-forwarded-for'], 'x-forwarded-proto': headers['x-forwarded-proto'] };
+    addForwardedHeaders(forwarded, remote, 'http');
+    const done = (result: RequestResult, intercept: string) => (r: ForwardResult): void => record(r.status === 502 ? 'failed' : result, intercept, startedAt);
+    switch (decision.kind) {
+      case 'app':
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, onDone: done('app', '') });
+        return;
+      case 'fallback':
+        stats.fallback(decision.route.intercept);
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, onDone: done('fallback', decision.route.intercept) });
+        return;
+      case 'reject':
+        stats.fallback(decision.route.intercept);
+        respondH2Error(stream, 503, decision.reason);
+        record('rejected', decision.route.intercept, startedAt);
+        return;
+      case 'mirror': {
+        stats.routed(decision.route.intercept);
+        const copyHeaders = { ...endToEndHeaders(headers, { keepTeTrailers: true }), ...forwarded, [PROTO_HEADER]: 'h2', [MIRROR_HEADER]: '1', [INTERCEPT_HEADER]: decision.route.intercept };
+        const mirror = startMirror(decision.tunnel.session, copyHeaders, () => undefined);
+        stream.on('data', (c: Buffer) => mirror.write(c));
+        stream.on('end', () => mirror.end());
+        stream.on('close', () => { if (stream.rstCode !== NGHTTP2_NO_ERROR) mirror.abort(); });
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, onDone: done('mirrored', decision.route.intercept) });
+        return;
+      }
+      case 'developer': {
+        stats.routed(decision.route.intercept);
+        const gauge = metrics.activeStreams.labels(decision.route.intercept);
+        gauge.inc();
+        forwardH2Stream(stream, headers, decision.tunnel.session, {
+          extraHeaders: { ...forwarded, [PROTO_HEADER]: 'h2', [INTERCEPT_HEADER]: decision.route.intercept },
+          onDone: (r) => { gauge.dec(); done('developer', decision.route.intercept)(r); },
+        });
+        return;
+      }
+    }
+  });
+
+  // ---------- the port itself ----------
+  const sessions = new Set<ServerHttp2Session>();
+  h2.on('session', (s: ServerHttp2Session) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
+
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    let seen: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const isH2 = seen.compare(H2_PREFACE, 0, n, 0, n) === 0;
+      if (isH2 && seen.length < H2_PREFACE.length) return; // need the whole preface to decide
+      socket.off('data', onData);
+      socket.pause();
+      socket.setTimeout(0);
+      if (isH2) {
+        pendingRemote = socket.remoteAddress ?? '';
+        h2.emit('connection', new PrefixedSocket(socket, seen));
+      } else {
+        socket.unshift(seen);
+        h1.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+  });
+
+  return {
+    server,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      h1.closeIdleConnections();
+      for (const s of sessions) s.close();
+      setTimeout(() => { h1.closeAllConnections(); for (const s of sessions) s.destroy(); }, 5_000).unref();
+    }),
+  };
+}
+
+/**
+ * A connection whose first bytes were already read (to spot the HTTP/2 preface), handed to the
+ * h2c server as a Duplex that replays them. Node's HTTP/2 server reads a net.Socket's handle
+ * directly and would miss bytes put back with unshift().
+ */
+class PrefixedSocket extends Duplex {
+  constructor(private readonly socket: net.Socket, prefix: Buffer) {
+    super({ allowHalfOpen: false });
+    this.push(prefix);
+    socket.on('data', (c: Buffer) => { if (!this.push(c)) socket.pause(); });
+    socket.on('end', () => this.push(null));
+    socket.on('close', () => this.destroy());
+  }
+
+  override _read(): void { this.socket.resume(); }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void { this.socket.write(chunk, cb); }
+  override _final(cb: (err?: Error | null) => void): void { this.socket.end(); cb(); }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void { this.socket.destroy(); cb(err); }
+  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
+}
+
+// ---------- HTTP/1 helpers ----------
+
+function writeRawResponse(socket: net.Socket, status: number, reason: string): void {
+  if (socket.destroyed) return;
+  const body = `${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `X-Detour-Reason: ${reason.replace(/[\r\n]/g, ' ')}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function rejectHttp1(res: ServerResponse, reason: string): void {
+  const body = `${reason}\n`;
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function failHttp1(res: ServerResponse, status: number, reason: string): void {
+  if (res.headersSent) { res.destroy(); return; }
+  if (res.destroyed) return;
+  const body = `${reason}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function forwardedRawHeaders(req: IncomingMessage): string[] {
+  const raw = endToEndRawHeaders(req.rawHeaders);
+  let xff: string | undefined;
+  let hasProto = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (lower === 'x-forwarded-for') { xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`; raw.splice(i, 2); i -= 2; }
+    else if (lower === 'x-forwarded-proto') hasProto = true;
+    else if (lower === 'expect') { raw.splice(i, 2); i -= 2; } // the sidecar already answered 100-continue
+  }
+  const peer = stripMappedV4(req.socket.remoteAddress);
+  if (peer) raw.push('X-Forwarded-For', xff === undefined ? peer : `${xff}, ${peer}`);
+  else if (xff !== undefined) raw.push('X-Forwarded-For', xff);
+  if (!hasProto) raw.push('X-Forwarded-Proto', 'http');
+  if (req.headers['transfer-encoding'] !== undefined) raw.push('Transfer-Encoding', 'chunked');
+  return raw;
+}
+
+function stripMappedV4(addr: string | undefined): string | undefined {
+  return addr?.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+function rawTrailerPairs(raw: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+/**
+ * Sends one HTTP/1 request to the app through the keep-alive pool and streams the answer back,
+ * trailers included. A request without a body that failed on a reused pooled connection before any
+ * answer (the app closed an idle connection) is retried once on a fresh one.
+ */
+export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: AppUpstream, mirror: MirrorCopy | undefined, onDone: (ok: boolean) => void): void {
+  const headers = forwardedRawHeaders(req);
+  const method = req.method ?? 'GET';
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  const retryable = !hasBody && SAFE_RETRY_METHODS.has(method);
+  let finished = false;
+  const finish = (ok: boolean): void => { if (!finished) { finished = true; onDone(ok); } };
+  let upstreamReq: http.ClientRequest | undefined;
+
+  if (mirror) {
+    req.on('data', (c: Buffer) => mirror.write(c));
+    req.on('end', () => mirror.end());
+  }
+
+  const send = (attempt: number): void => {
+    const up = http.request({ host: app.host, port: app.port, agent: app.agent, method, path: req.url, headers, setHost: false });
+    upstreamReq = up;
+    up.on('response', (upRes) => {
+      if (res.destroyed) { upRes.destroy(); return; }
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEndRawHeaders(upRes.rawHeaders));
+      // Flush the header block when the app sent headers alone (SSE, long polls); a body that is
+      // already here goes out together with it.
+      setImmediate(() => { if (!res.headersSent && !res.destroyed) res.flushHeaders(); });
+      upRes.pipe(res, { end: false });
+      upRes.on('end', () => {
+        if (upRes.rawTrailers.length > 0) res.addTrailers(rawTrailerPairs(upRes.rawTrailers));
+        res.end();
+        finish(true);
+      });
+      upRes.on('aborted', () => { res.destroy(); finish(false); });
+      upRes.on('error', () => { res.destroy(); finish(false); });
+    });
+    up.on('error', (err: NodeJS.ErrnoException) => {
+      if (attempt === 0 && retryable && up.reusedSocket && !res.headersSent && !res.destroyed && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        send(1);
+        return;
+      }
+      mirror?.abort();
+      failHttp1(res, 502, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`);
+      finish(false);
+    });
+    if (attempt === 0) req.pipe(up);
+    else up.end();
+  };
+  send(0);
+
+  res.on('close', () => {
+    if (!res.writableFinished) {
+      upstreamReq?.destroy();
+      mirror?.abort();
+      finish(false);
+    }
+  });
+}
+
+/** Headers of a tunnel stream for an HTTP/1 request (pseudo-headers, end-to-end headers, X-Forwarded-*, tunnel markers). */
+function tunnelRequestHeaders(req: IncomingMessage, decision: { route: { intercept: string } }, mirror: boolean): OutgoingHttpHeaders {
+  const h = endToEndHeaders(req.headers, { dropHost: true });
+  delete h.expect;
+  for (const name of Object.keys(h)) if (name.startsWith(TUNNEL_HEADER_PREFIX)) delete h[name]; // clients cannot forge markers
+  h[':method'] = req.method ?? 'GET';
+  h[':path'] = req.url ?? '/';
+  h[':authority'] = req.headers.host ?? 'localhost';
+  h[':scheme'] = 'http';
+  addForwardedHeaders(h, req.socket.remoteAddress, 'http');
+  h[PROTO_HEADER] = 'http1';
+  h[INTERCEPT_HEADER] = decision.route.intercept;
+  if (mirror) h[MIRROR_HEADER] = '1';
+  return h;
+}
+
+function proxyHttp1ToDeveloper(
+  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, metrics: SidecarMetrics, onDone: (ok: boolean) => void,
+): void {
+  const tunnel: TunnelPeer = decision.tunnel;
+  let finished = false;
+  const gauge = metrics.activeStreams.labels(decision.route.intercept);
+  const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
+  gauge.inc();
+  let stream: http2.ClientHttp2Stream;
+  try {
+    stream = tunnel.session.request(tunnelRequestHeaders(req, decision, false));
+  } catch {
+    failHttp1(res, 502, `developer tunnel for ${decision.route.intercept} is closing`);
+    finish(false);
+    return;
+  }
+  let trailers: IncomingHttpHeaders | undefined;
+  let responded = false;
+  stream.on('error', () => { /* handled on close */ });
+  req.pipe(stream);
+  stream.on('response', (h) => {
+    responded = true;
+    if (res.destroyed) { stream.close(NGHTTP2_CANCEL); return; }
+    res.writeHead(Number(h[':status']) || 502, h2ToHttp1Headers(h, { dropTunnelHeaders: true }));
+    setImmediate(() => { if (!res.headersSent && !res.destroyed) res.flushHeaders(); });
+    stream.pipe(res, { end: false });
+  });
+  stream.on('trailers', (t) => { trailers = t; });
+  stream.on('end', () => {
+    if (!responded || res.destroyed) return;
+    if (trailers !== undefined) {
+      const clean = cleanTrailers(trailers);
+      if (Object.keys(clean).length > 0) res.addTrailers(clean as Record<string, string>);
+    }
+    res.end();
+    finish(true);
+  });
+  stream.on('close', () => {
+    if (finished) return;
+    if (stream.rstCode === NGHTTP2_NO_ERROR && responded && res.writableEnded) { finish(true); return; }
+    if (res.destroyed) { finish(false); return; }
+    // The developer went away (tunnel closed) or reset the stream: fail this request now.
+    failHttp1(res, 502, `developer for ${decision.route.intercept} disconnected`);
+    finish(false);
+  });
+  res.on('close', () => {
+    if (!res.writableFinished && !stream.closed) stream.close(NGHTTP2_CANCEL);
+  });
+}
+
+function rawHeaderBlock(first: string, headers: OutgoingHttpHeaders): string {
+  let out = `${first}\r\n`;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) out += `${k}: ${String(one).replace(/[\r\n]/g, ' ')}\r\n`;
+  }
+  return `${out}\r\n`;
+}
+
+/** WebSocket (or any Upgrade) to the app: replay the request head on a fresh TCP connection and splice bytes. */
+function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer, app: AppUpstream, onDone: (ok: boolean) => void): void {
+  const raw = req.rawHeaders.slice();
+  const peer = stripMappedV4(req.socket.remoteAddress);
+  let block = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  let xff: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === 'x-forwarded-for') { xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`; continue; }
+    block += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  if (peer || xff) block += `X-Forwarded-For: ${[xff, peer].filter(Boolean).join(', ')}\r\n`;
+  if (req.headers['x-forwarded-proto'] === undefined) block += 'X-Forwarded-Proto: http\r\n';
+  block += '\r\n';
+  const up = net.connect({ host: app.host, port: app.port, noDelay: true });
+  let connected = false;
+  up.on('connect', () => {
+    connected = true;
+    up.write(block);
+    if (head.length > 0) up.write(head);
+    socket.pipe(up);
+    up.pipe(socket);
+  });
+  up.on('error', (err: NodeJS.ErrnoException) => {
+    if (!connected) { writeRawResponse(socket, 502, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`); onDone(false); }
+    else socket.destroy();
+  });
+  up.on('close', () => { socket.destroy(); if (connected) onDone(true); });
+  socket.on('close', () => up.destroy());
+}
+
+/** WebSocket (or any Upgrade) to the developer: one tunnel stream that becomes a byte pipe after the 101. */
+function upgradeToDeveloper(
+  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, metrics: SidecarMetrics, onDone: (ok: boolean) => void,
+): void {
+  const headers = tunnelRequestHeaders(req, decision, false);
+  headers[UPGRADE_HEADER] = String(req.headers.upgrade ?? 'websocket');
+  const gauge = metrics.activeStreams.labels(decision.route.intercept);
+  let finished = false;
+  const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
+  gauge.inc();
+  let stream: http2.ClientHttp2Stream;
+  try {
+    stream = decision.tunnel.session.request(headers);
+  } catch {
+    writeRawResponse(socket, 502, `developer tunnel for ${decision.route.intercept} is closing`);
+    finish(false);
+    return;
+  }
+  let responded = false;
+  stream.on('error', () => { /* handled on close */ });
+  stream.on('response', (h) => {
+    responded = true;
+    const rest = h2ToHttp1Headers(h, { dropTunnelHeaders: true });
+    if (h[STATUS_HEADER] === '101') {
+      socket.write(rawHeaderBlock('HTTP/1.1 101 Switching Protocols', { connection: 'Upgrade', upgrade: String(h[UPGRADE_HEADER] ?? req.headers.upgrade), ...rest }));
+      if (head.length > 0) stream.write(head);
+      socket.pipe(stream);
+      stream.pipe(socket);
+      return;
+    }
+    const status = Number(h[':status']) || 502;
+    delete rest['content-length'];
+    socket.write(rawHeaderBlock(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, { ...rest, connection: 'close' }));
+    stream.pipe(socket);
+  });
+  stream.on('close', () => {
+    if (!responded && !socket.destroyed) writeRawResponse(socket, 502, `developer for ${decision.route.intercept} disconnected`);
+    else socket.destroy();
+    finish(responded && stream.rstCode === NGHTTP2_NO_ERROR);
+  });
+  socket.on('close', () => { if (!stream.closed) stream.close(NGHTTP2_CANCEL); });
+}

@@ -1,0 +1,75 @@
+// The sidecar's routing state: the table being served, compiled per listener, swapped atomically
+// (one reference assignment), and the per-request decision combining the match with the tunnels.
+
+import { compileRoutes, matchRoute, type CompiledRoute, type CompiledRoutes, type MatchInput } from '../core/routing/match.js';
+import type { RoutingTable, WorkloadRef } from '../core/routing/table.js';
+import { emptyRoutingTable } from '../core/routing/table.js';
+import type { TakenOverPort } from '../core/sidecar-config.js';
+import type { TunnelPeer, TunnelRegistry } from './tunnel-registry.js';
+
+export type Decision =
+  | { kind: 'app' }
+  | { kind: 'fallback'; route: CompiledRoute }
+  | { kind: 'reject'; route: CompiledRoute; reason: string }
+  | { kind: 'developer'; route: CompiledRoute; tunnel: TunnelPeer }
+  | { kind: 'mirror'; route: CompiledRoute; tunnel: TunnelPeer };
+
+const APP: Decision = Object.freeze({ kind: 'app' });
+
+interface RouterState {
+  table: RoutingTable;
+  /** appPort → routes for that taken-over port. */
+  byAppPort: Map<number, CompiledRoutes>;
+}
+
+/** Whether `next` replaces `current`: a new epoch always does; within an epoch only a higher version. */
+export function isNewerTable(current: RoutingTable, next: RoutingTable): boolean {
+  if (next.epoch !== current.epoch) return true;
+  return next.version > current.version;
+}
+
+export function planRouterState(table: RoutingTable, ports: readonly TakenOverPort[]): RouterState {
+  const byAppPort = new Map<number, CompiledRoutes>();
+  for (const p of ports) byAppPort.set(p.appPort, compileRoutes(table, { name: p.name, appPort: p.appPort }));
+  return { table, byAppPort };
+}
+
+export interface RouterDeps {
+  ports: readonly TakenOverPort[];
+  registry: TunnelRegistry;
+  workload: WorkloadRef;
+  now: () => number;
+}
+
+export class Router {
+  private state: RouterState;
+
+  constructor(private readonly deps: RouterDeps) {
+    this.state = planRouterState(emptyRoutingTable(deps.workload), deps.ports);
+  }
+
+  get table(): RoutingTable {
+    return this.state.table;
+  }
+
+  /** Serves `table` from the next request on, if it is newer. Returns whether it was taken. */
+  setTable(table: RoutingTable): boolean {
+    if (!isNewerTable(this.state.table, table)) return false;
+    this.state = planRouterState(table, this.deps.ports);
+    return true;
+  }
+
+  /** The decision for one request for the taken-over port whose app listens on `appPort`. No allocation on the no-route path. */
+  decide(appPort: number, input: MatchInput): Decision {
+    const routes = this.state.byAppPort.get(appPort);
+    if (routes === undefined || routes.length === 0) return APP;
+    const route = matchRoute(routes, input, this.deps.now());
+    if (route === undefined) return APP;
+    const tunnel = this.deps.registry.pick(route.intercept);
+    if (tunnel !== undefined) return route.route.mode === 'Mirror' ? { kind: 'mirror', route, tunnel } : { kind: 'developer', route, tunnel };
+    if (route.route.fallback === 'Reject' && route.route.mode === 'Steal') {
+      return { kind: 'reject', route, reason: `intercept ${route.intercept} has no developer connected (fallback: Reject)` };
+    }
+    return { kind: 'fallback', route };
+  }
+}

@@ -1,0 +1,147 @@
+// The tunnel endpoint: an HTTP server on its own port whose only job is authenticated WebSocket
+// upgrades. Each accepted WebSocket carries one HTTP/2 connection (sidecar = client) registered
+// under the intercepts its token matched. See core/tunnel/protocol.ts and docs/tunnel-protocol.md.
+
+import http, { STATUS_CODES, type IncomingMessage } from 'node:http';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../core/logging.js';
+import type { RoutingTable } from '../core/routing/table.js';
+import {
+  CLOSE, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
+} from '../core/tunnel/protocol.js';
+import { startHeartbeat, webSocketDuplex } from '../core/tunnel/websocket-duplex.js';
+import type { SidecarMetrics } from './metrics.js';
+import { authenticateTunnel, tunnelStillAuthorized } from './tunnel-auth.js';
+import type { TunnelPeer, TunnelRegistry } from './tunnel-registry.js';
+
+export interface TunnelServerDeps {
+  logger: Logger;
+  metrics: SidecarMetrics;
+  registry: TunnelRegistry;
+  /** The table currently served (for token hashes). */
+  table: () => RoutingTable;
+  now: () => number;
+  pingIntervalMs?: number;
+}
+
+export interface TunnelServer {
+  server: http.Server;
+  /** Closes tunnels whose intercept left the table, expired, or whose token changed. */
+  revokeStale(table: RoutingTable): void;
+  close(): Promise<void>;
+}
+
+function refuse(socket: net.Socket, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n${TUNNEL_REASON_HEADER}: ${reason}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
+  const { logger, metrics, registry } = deps;
+  let nextId = 1;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false),
+  });
+
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 30_000 }, (req, res) => {
+    const body = 'this port serves Detour developer tunnels (WebSocket upgrade required)\n';
+    res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'Upgrade', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  server.on('clientError', (_err, socket: net.Socket) => {
+    if (socket.writable) refuse(socket, 400, 'malformed request');
+    else socket.destroy();
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      metrics.tunnelRefused.inc({ reason: 'bad_request' });
+      refuse(socket, 400, 'only WebSocket upgrades are accepted');
+      return;
+    }
+    const auth = authenticateTunnel(req.headers, deps.table(), deps.now());
+    const remote = req.socket.remoteAddress ?? '';
+    if (!auth.ok) {
+      metrics.tunnelRefused.inc({ reason: auth.code });
+      logger.warn({ remote, status: auth.status, reason: auth.code }, 'Refused developer tunnel');
+      refuse(socket, auth.status, auth.reason);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => attach(ws, auth.intercepts, auth.tokenHash, remote));
+  });
+
+  function attach(ws: WebSocket, intercepts: string[], tokenHash: string, remote: string): void {
+    const id = nextId++;
+    const label = intercepts.join(',');
+    const bytesIn = metrics.tunnelBytes.labels(label, 'from_developer');
+    const bytesOut = metrics.tunnelBytes.labels(label, 'to_developer');
+    const duplex = webSocketDuplex(ws, { onBytesIn: (n) => bytesIn.inc(n), onBytesOut: (n) => bytesOut.inc(n) });
+    const session = http2.connect('http://developer.detour.invalid', {
+      createConnection: () => duplex,
+      settings: TUNNEL_H2_SETTINGS,
+      maxSessionMemory: 64,
+    });
+    const peer: TunnelPeer = {
+      id, intercepts: new Set(intercepts), tokenHash, session, remoteAddress: remote, connectedAt: deps.now(),
+      close: (code, reason) => { if (ws.readyState === ws.OPEN) ws.close(code, reason); else ws.terminate(); },
+    };
+    let registered = false;
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      logger.warn({ tunnel: id, intercepts, code: err.code ?? 'error' }, 'Closed developer tunnel after an HTTP/2 error');
+    });
+    // Registered once the developer's HTTP/2 SETTINGS arrive: proof it speaks the protocol.
+    session.once('remoteSettings', () => {
+      if (ws.readyState !== ws.OPEN) return;
+      try { session.setLocalWindowSize(TUNNEL_H2_CONNECTION_WINDOW); } catch { /* closing */ }
+      if (!tunnelStillAuthorized(tokenHash, peer.intercepts, deps.table(), deps.now())) {
+        peer.close(CLOSE.revoked, 'intercept no longer routed');
+        return;
+      }
+      registered = true;
+      registry.add(peer);
+      for (const i of intercepts) metrics.tunnelClients.labels(i).inc();
+      logger.info({ tunnel: id, intercepts, remote }, `Connected developer tunnel for ${label}`);
+    });
+    session.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); });
+    const stopHeartbeat = startHeartbeat(ws, deps.pingIntervalMs ?? TUNNEL_PING_INTERVAL_MS, () => {
+      logger.warn({ tunnel: id, intercepts }, 'Developer tunnel stopped answering pings');
+    });
+    ws.on('error', () => { /* close follows */ });
+    ws.once('close', (code: number) => {
+      stopHeartbeat();
+      session.destroy(); // fails every in-flight stream at once
+      if (registered) {
+        registry.remove(peer);
+        for (const i of intercepts) metrics.tunnelClients.labels(i).dec();
+        logger.info({ tunnel: id, intercepts, code }, `Disconnected developer tunnel for ${label}`);
+      }
+    });
+  }
+
+  return {
+    server,
+    revokeStale(table) {
+      for (const peer of registry.all()) {
+        if (!tunnelStillAuthorized(peer.tokenHash, peer.intercepts, table, deps.now())) {
+          logger.info({ tunnel: peer.id, intercepts: [...peer.intercepts] }, 'Revoked developer tunnel: its intercept is no longer routed');
+          peer.close(CLOSE.revoked, 'intercept no longer routed');
+        }
+      }
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const peer of registry.all()) peer.close(CLOSE.goingAway, 'sidecar shutting down');
+      for (const ws of wss.clients) ws.terminate();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
