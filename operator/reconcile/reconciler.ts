@@ -147,7 +147,7 @@ export class InterceptReconciler {
         },
       });
       tokenHash = sha256Hex(minted);
-      d.logger.info({ intercept: key, secret: `${ns}/${secretName}` }, 'Minted a tunnel token');
+      d.logger.info({ intercept: key, secretName: `${ns}/${secretName}` }, 'Minted a tunnel token');
       await d.record(i, { type: 'Normal', reason: 'TokenMinted', message: `Stored a new tunnel token in Secret ${secretName}` });
     }
     const route: Route | undefined = plan.route && tokenHash ? { ...plan.route, tokenHash } : undefined;

@@ -1,0 +1,72 @@
+// The Intercept CRD, applied to a real API server: valid specs are accepted with their defaults,
+// invalid ones are refused with a message that names the field.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createNamespace, deleteNamespace, loadKubeConfig } from './support/cluster.js';
+import { applyInterceptCrd, buildKubeClient, createIntercept, type InterceptJson } from './support/operator-harness.js';
+import type { KubeClient } from '../../operator/kube/client.js';
+import { KubeApiError } from '../../operator/kube/client.js';
+
+const kc = loadKubeConfig();
+let client: KubeClient;
+let ns: string;
+const workload = { kind: 'Deployment', name: 'checkout' };
+const alice = { headers: [{ name: 'x-detour-user', exact: 'alice' }] };
+
+beforeAll(async () => {
+  client = buildKubeClient(kc);
+  await applyInterceptCrd(client);
+  ns = await createNamespace(kc, 'crd');
+});
+afterAll(async () => {
+  await deleteNamespace(kc, ns);
+  client.close();
+});
+
+async function refusal(spec: Record<string, unknown>, name = 'bad'): Promise<string> {
+  try {
+    await createIntercept(client, ns, name, spec);
+  } catch (err) {
+    if (err instanceof KubeApiError) return (JSON.parse(err.body) as { message: string }).message;
+    throw err;
+  }
+  throw new Error(`the API server accepted ${JSON.stringify(spec)}`);
+}
+
+describe('Intercept CRD', () => {
+  it('accepts a valid spec and fills in the defaults', async () => {
+    const i: InterceptJson = await createIntercept(client, ns, 'ok', { workload, match: alice, ttl: '1h30m' });
+    expect(i.spec).toMatchObject({ port: 'http', mode: 'Steal', fallback: 'App', ttl: '1h30m' });
+  });
+
+  it('accepts a global intercept (no match) on a numeric port', async () => {
+    const i = await createIntercept(client, ns, 'global', { workload, port: 8080 });
+    expect(i.spec.match).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['two of exact/prefix/regex', { workload, match: { headers: [{ name: 'x-detour-user', exact: 'a', prefix: 'a' }] } }, /spec\.match\.headers\[0\].*exactly one of exact, prefix or regex/],
+    ['none of exact/prefix/regex', { workload, match: { headers: [{ name: 'x-detour-user' }] } }, /spec\.match\.headers\[0\].*exactly one of exact, prefix or regex/],
+    ['a header name with a space', { workload, match: { headers: [{ name: 'x detour', exact: 'a' }] } }, /spec\.match\.headers\[0\]\.name.*valid HTTP header name/],
+    ['a header name with a colon', { workload, match: { headers: [{ name: 'x:y', exact: 'a' }] } }, /spec\.match\.headers\[0\]\.name.*valid HTTP header name/],
+    ['a regex that does not compile', { workload, match: { headers: [{ name: 'x', regex: 'a(b' }] } }, /spec\.match\.headers\[0\]\.regex.*valid regular expression/],
+    ['a ttl that is not a duration', { workload, ttl: '8 hours' }, /spec\.ttl.*must be a duration/],
+    ['a zero ttl', { workload, ttl: '0s' }, /spec\.ttl.*at least 1s/],
+    ['an unknown workload kind', { workload: { kind: 'Job', name: 'x' } }, /spec\.workload\.kind.*Unsupported value: "Job"/],
+    ['a workload name that is not a DNS name', { workload: { kind: 'Deployment', name: 'Check_Out' } }, /spec\.workload\.name.*DNS subdomain/],
+    ['no workload', { port: 'http' }, /spec\.workload: Required value/],
+    ['an unknown mode', { workload, mode: 'Copy' }, /spec\.mode.*Unsupported value: "Copy"/],
+    ['an unknown fallback', { workload, fallback: 'Drop' }, /spec\.fallback.*Unsupported value: "Drop"/],
+    ['Mirror with fallback Reject', { workload, mode: 'Mirror', fallback: 'Reject' }, /spec\.fallback.*only applies to mode: Steal/],
+    ['a port number out of range', { workload, port: 70000 }, /spec\.port.*port number 1-65535 or a port name/],
+    ['a port name that is not an IANA service name', { workload, port: 'HTTP_PORT' }, /spec\.port.*port number 1-65535 or a port name/],
+    ['an empty match', { workload, match: {} }, /spec\.match.*omit match entirely for a global intercept/],
+    ['a path prefix without a slash', { workload, match: { pathPrefix: 'api' } }, /spec\.match\.pathPrefix.*must start with '\/'/],
+    ['an unknown field', { workload, colour: 'blue' }, /unknown field "spec\.colour"/],
+  ])('refuses %s, naming the field', async (_name, spec, message) => {
+    expect(await refusal(spec)).toMatch(message);
+  });
+
+  it('refuses a name too long to be a label value', async () => {
+    expect(await refusal({ workload }, `a${'b'.repeat(63)}`)).toMatch(/metadata\.name must be at most 63 characters/);
+  });
+});
