@@ -1,4 +1,4 @@
-// `npm run cluster:up` / `npm run cluster:down`: a local control plane that runs in the background
+// `npm run cluster:up` / `npm run cluster:down`: a local cluster (control plane + test node) that runs in the background
 // for people (kubectl, the demo, exploring). State lives in <repo>/.detour/cluster (or $DETOUR_CLUSTER_DIR).
 //   up      start it (building the binaries on first use); last line: export KUBECONFIG=<path>
 //   down    stop it and remove its state
@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startControlPlane } from './start-control-plane.js';
+import { startLocalCluster } from '../node/start-local-cluster.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const stateDir = process.env.DETOUR_CLUSTER_DIR ? resolve(process.env.DETOUR_CLUSTER_DIR) : join(repo, '.detour', 'cluster');
@@ -85,14 +85,14 @@ async function down(): Promise<number> {
 
 async function daemon(): Promise<void> {
   const say = (line: string) => console.error(line);
-  const plane = await startControlPlane({ dir: stateDir, keepDir: true, assetsDir: process.env.KUBEBUILDER_ASSETS, log: say });
-  writeFileSync(readyFile, plane.server);
+  const cluster = await startLocalCluster({ dir: stateDir, keepDir: true, assetsDir: process.env.KUBEBUILDER_ASSETS, log: say, repoRoot: repo });
+  writeFileSync(readyFile, cluster.plane.server);
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
-    say('Stopping the local control plane');
-    await plane.stop();
+    say('Stopping the local cluster');
+    await cluster.stop();
     process.exit(0);
   };
   process.on('SIGTERM', shutdown);

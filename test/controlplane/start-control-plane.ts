@@ -26,6 +26,12 @@ export interface ControlPlaneOptions {
   /** Extra API server tokens (`token,user,uid,"group1,group2"` lines) for other components such as a test node. */
   extraTokens?: Array<{ token: string; user: string; groups?: string[] }>;
   extraApiServerArgs?: string[];
+  /**
+   * `none` (default): the `kubernetes` Service has no endpoints (nothing in the cluster can route to
+   * a loopback address). `lease`: the API server publishes its advertise address, for clusters
+   * whose pods reach it (the test node).
+   */
+  endpointReconciler?: 'none' | 'lease';
   /** Progress lines (cold build, start-up). */
   log?: (line: string) => void;
 }
@@ -285,7 +291,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki('sa.pub')}`,
       `--service-account-signing-key-file=${pki('sa.key')}`,
-      '--endpoint-reconciler-type=none',
+      `--endpoint-reconciler-type=${options.endpointReconciler ?? 'none'}`,
       '--enable-aggregator-routing=true',
       '--allow-privileged=true',
       `--cert-dir=${join(dir, 'pki')}`,

@@ -85,7 +85,7 @@ describe('the local control plane', () => {
       });
       await apps.createNamespacedDeployment({
         namespace: ns,
-        body: { metadata: { name: 'web' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: podTemplate('web') } },
+        body: { metadata: { name: 'web' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: { ...podTemplate('web'), spec: { ...podTemplate('web').spec, nodeSelector: { 'kubernetes.io/hostname': nodeName } } } } },
       });
       const rs = await eventually('a ReplicaSet owned by the Deployment', async () => {
         const list = await apps.listNamespacedReplicaSet({ namespace: ns });

@@ -1,3 +1,3 @@
 export default async function globalTeardown() {
-  await globalThis.__DETOUR_CONTROL_PLANE__?.stop();
+  await globalThis.__DETOUR_LOCAL_CLUSTER__?.stop();
 }

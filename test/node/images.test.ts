@@ -1,0 +1,29 @@
+import { describe, expect, it } from '@jest/globals';
+import { defaultImageMap, imageRepository, resolveImage } from './images.js';
+
+describe('imageRepository', () => {
+  it.each([
+    ['detour/echo', 'detour/echo'],
+    ['detour/echo:latest', 'detour/echo'],
+    ['ghcr.io/detour-dev/detour:0.1.0', 'detour-dev/detour'],
+    ['localhost:5000/detour@sha256:abc', 'detour'],
+    ['nginx', 'nginx'],
+  ])('%s → %s', (image, repo) => expect(imageRepository(image)).toBe(repo));
+});
+
+describe('resolveImage with the default map', () => {
+  const map = defaultImageMap('/repo', '/usr/bin/node');
+  it('runs the component named by the first argument of the detour image', () => {
+    expect(resolveImage(map, { name: 's', image: 'ghcr.io/detour-dev/detour:latest', args: ['sidecar', '--x'] })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/sidecar/main.js', '--x'] });
+  });
+  it('runs the shell the iptables init container asks for', () => {
+    expect(resolveImage(map, { name: 'i', image: 'ghcr.io/detour-dev/detour:latest', command: ['/bin/sh', '-c'], args: ['iptables -L'] })).toEqual({ command: '/bin/sh', args: ['-c', 'iptables -L'] });
+  });
+  it('runs the echo fixture', () => {
+    expect(resolveImage(map, { name: 'e', image: 'detour/echo' })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/test/fixtures/echo-main.js'] });
+  });
+  it('says why it cannot run an unknown image or component', () => {
+    expect(resolveImage(map, { name: 'n', image: 'nginx:1.27' })).toMatch(/image nginx:1.27 is not in the test node's image map/);
+    expect(resolveImage(map, { name: 'd', image: 'detour', args: ['bogus'] })).toMatch(/runs one of operator, webhook, sidecar/);
+  });
+});

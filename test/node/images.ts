@@ -1,0 +1,59 @@
+// The test node's "images": a container image becomes a local program. Pure.
+import { join } from 'node:path';
+import type { V1Container } from '@kubernetes/client-node';
+
+export interface ContainerCommand {
+  command: string;
+  args: string[];
+}
+
+/** An image resolver returns the program to run, or a string saying why it cannot run the container. */
+export type ImageResolver = (container: V1Container) => ContainerCommand | string;
+export type ImageMap = Record<string, ImageResolver>;
+
+/** `ghcr.io/detour-dev/detour:1.2@sha256:…` → `detour-dev/detour`; `detour/echo:latest` → `detour/echo`. */
+export function imageRepository(image: string): string {
+  let ref = image.split('@')[0]!;
+  const lastSlash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (colon > lastSlash) ref = ref.slice(0, colon);
+  const parts = ref.split('/');
+  if (parts.length > 1 && (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost')) parts.shift();
+  return parts.join('/');
+}
+
+/** Programs the Detour image ships besides node (the iptables init container runs `/bin/sh -c …`). */
+const IMAGE_TOOLS = new Set(['/bin/sh', 'sh', 'iptables', '/sbin/iptables', '/usr/sbin/iptables', 'ip']);
+export const DETOUR_COMPONENTS = ['operator', 'webhook', 'sidecar'] as const;
+
+/**
+ * The default map: `detour/echo` runs the echo fixture; any image whose repository ends in
+ * `detour` runs the component its first argument names from the built `dist/` folder.
+ */
+export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath): ImageMap {
+  const dist = (...p: string[]) => join(repoRoot, 'dist', ...p);
+  const detour: ImageResolver = (c) => {
+    if (c.command && c.command.length > 0) {
+      const [cmd, ...rest] = c.command;
+      if (!IMAGE_TOOLS.has(cmd!)) return `the detour image has no program ${cmd}`;
+      return { command: cmd!, args: [...rest, ...(c.args ?? [])] };
+    }
+    const [component, ...rest] = c.args ?? [];
+    if (!DETOUR_COMPONENTS.includes(component as (typeof DETOUR_COMPONENTS)[number])) {
+      return `the detour image runs one of ${DETOUR_COMPONENTS.join(', ')} (its first argument), not ${component ?? 'nothing'}`;
+    }
+    return { command: nodeBinary, args: [dist(component!, 'main.js'), ...rest] };
+  };
+  return {
+    'detour/echo': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'echo-main.js'), ...(c.args ?? [])] }),
+    detour,
+  };
+}
+
+export function resolveImage(map: ImageMap, container: V1Container): ContainerCommand | string {
+  const image = container.image ?? '';
+  const repo = imageRepository(image);
+  const resolver = map[repo] ?? (repo.endsWith('/detour') ? map.detour : undefined);
+  if (!resolver) return `image ${image} is not in the test node's image map (${Object.keys(map).join(', ')})`;
+  return resolver(container);
+}
