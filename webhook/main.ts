@@ -1,0 +1,78 @@
+// The webhook's entry point: the only file that reads process.env. Builds the logger, metrics,
+// certificate source and app, listens, and shuts down cleanly on SIGTERM.
+
+import { KubeConfig } from '@kubernetes/client-node';
+import type { LevelWithSilent } from 'pino';
+import { buildLogger } from '../core/logging.js';
+import { buildRegistry } from '../core/metrics.js';
+import { startCertificateManager } from '../core/tls/certificate-manager.js';
+import type { KeyPairPem } from '../core/tls/certificates.js';
+import { buildApp, buildMetricsApp, reloadServingCertificate, type WebhookApp } from './app.js';
+import { fetchCertificateFiles, startCertificateFileWatcher } from './certificate-files.js';
+import { buildWebhookMetrics } from './metrics.js';
+import { readWebhookSettings } from './settings.js';
+
+async function main(): Promise<void> {
+  const settings = readWebhookSettings(process.env);
+  const logger = buildLogger({ name: 'detour-webhook', level: settings.logLevel as LevelWithSilent });
+  const registry = buildRegistry();
+  const metrics = buildWebhookMetrics(registry);
+  const clock = { now: () => new Date() };
+
+  // Certificates can change before the app exists (then the initial pair is used).
+  const holder: { app?: WebhookApp } = {};
+  const apply = (pair: KeyPairPem) => {
+    if (!holder.app) return;
+    try {
+      reloadServingCertificate(holder.app, pair, metrics);
+      logger.info('Reloaded serving certificate');
+    } catch (err) {
+      logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'Failed to reload serving certificate; keeping the previous one');
+    }
+  };
+
+  let initial: KeyPairPem;
+  let stopCertificates: () => void;
+  if (settings.certificateSource === 'self') {
+    const kube = new KubeConfig();
+    kube.loadFromDefault();
+    const manager = startCertificateManager({
+      kube, namespace: settings.namespace, secretName: settings.secretName, webhookConfigName: settings.webhookConfigName,
+      serviceName: settings.serviceName, clock, logger, onServingCertificate: apply,
+    });
+    initial = await manager.ready;
+    stopCertificates = () => manager.stop();
+  } else {
+    // The Secret may not be mounted with data yet (first install): wait for it rather than crash-loop.
+    for (;;) {
+      try { initial = await fetchCertificateFiles(settings.tlsCertPath, settings.tlsKeyPath); break; } catch (err) {
+        logger.warn({ reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }, `Waiting for serving certificate at ${settings.tlsCertPath}`);
+        await new Promise((r) => setTimeout(r, 5000));
+      }
+    }
+    const watcher = startCertificateFileWatcher({ certPath: settings.tlsCertPath, keyPath: settings.tlsKeyPath, logger, onChange: apply });
+    await watcher.check();
+    stopCertificates = () => watcher.stop();
+  }
+
+  const app = buildApp({ config: settings.injection, logger, metrics, tls: initial, isReady: () => true });
+  holder.app = app;
+  const metricsApp = buildMetricsApp(registry, logger);
+  await app.listen({ host: settings.host, port: settings.port });
+  await metricsApp.listen({ host: settings.host, port: settings.metricsPort });
+  logger.info({ port: settings.port, metricsPort: settings.metricsPort, certificateSource: settings.certificateSource }, 'Started webhook');
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'Stopping webhook');
+    stopCertificates();
+    await Promise.allSettled([app.close(), metricsApp.close()]);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`detour-webhook failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
