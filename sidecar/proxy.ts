@@ -41,8 +41,8 @@ export interface ProxyDeps {
 
 export interface ProxyListener {
   server: net.Server;
-  /** Stops accepting, ends idle keep-alive connections and HTTP/2 sessions. */
-  close(): Promise<void>;
+  /** Stops accepting, ends idle keep-alive connections and HTTP/2 sessions; after `graceMs` drops what is left. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Counts a finished request once, with its duration. */
@@ -189,7 +189,10 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   const sessions = new Set<ServerHttp2Session>();
   h2.on('session', (s: ServerHttp2Session) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
 
+  const sockets = new Set<net.Socket>();
   const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     let seen: Buffer | undefined;
@@ -215,11 +218,14 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
 
   return {
     server,
-    close: () => new Promise<void>((resolve) => {
+    close: (graceMs = 5_000) => new Promise<void>((resolve) => {
       server.close(() => resolve());
       h1.closeIdleConnections();
       for (const s of sessions) s.close();
-      setTimeout(() => { h1.closeAllConnections(); for (const s of sessions) s.destroy(); }, 5_000).unref();
+      setTimeout(() => {
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
+      }, graceMs).unref();
     }),
   };
 }

@@ -48,7 +48,8 @@ export interface SidecarAddresses {
 
 export interface Sidecar {
   start(): Promise<SidecarAddresses>;
-  stop(): Promise<void>;
+  /** Stops listening; open connections get `graceMs` (default 5 s) to finish. */
+  stop(graceMs?: number): Promise<void>;
   /** Offers a table (as the control client does); returns the table served afterwards. */
   setTable(table: RoutingTable): RoutingTable;
   report(): ReportMessage;
@@ -149,11 +150,11 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       logger.info({ tunnelPort, adminPort, pod: options.podName }, 'Started sidecar');
       return { ports, tunnelPort, adminPort };
     },
-    async stop() {
+    async stop(graceMs = 5_000) {
       ready = false;
       if (expiryTimer) clearInterval(expiryTimer);
       await control?.stop();
-      await Promise.all([...listeners.map((l) => l.close()), tunnels.close(), new Promise<void>((r) => { admin.close(() => r()); admin.closeAllConnections(); })]);
+      await Promise.all([...listeners.map((l) => l.close(graceMs)), tunnels.close(), new Promise<void>((r) => { admin.close(() => r()); admin.closeAllConnections(); })]);
       for (const u of upstreams) u.close();
       logger.info('Stopped sidecar');
     },

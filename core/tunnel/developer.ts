@@ -88,8 +88,10 @@ export interface Tunnel {
   readonly closed: Promise<TunnelCloseInfo>;
   /** Streams in flight right now. */
   readonly activeStreams: number;
-  /** Ends the tunnel: in-flight requests fail on the sidecar side with 502. */
+  /** Ends the tunnel with a WebSocket close handshake: in-flight requests fail on the sidecar side with 502. */
   close(): Promise<TunnelCloseInfo>;
+  /** Drops the connection at once, without a close handshake (as a crashed laptop would). */
+  terminate(): Promise<TunnelCloseInfo>;
 }
 
 /** The sidecar refused the tunnel (401: no token, 403: token matches no intercept on that pod). */
@@ -229,6 +231,10 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
       const info = await closed;
       clearTimeout(timer);
       return info;
+    },
+    terminate: () => {
+      ws.terminate();
+      return closed;
     },
   };
 }

@@ -1,0 +1,203 @@
+// Non-matching traffic: it must reach the app exactly as sent, for every protocol the port carries,
+// while an intercept with a connected developer is active on the same port.
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { hashStream, patternSha256, patternStream } from '../test/fixtures/bytes.js';
+import { grpcCall } from '../test/fixtures/grpc.js';
+import { request, startHarness, userRoute, type Harness } from '../test/fixtures/sidecar-harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+  h.setRoutes([userRoute('alice', 'alice-token')]);
+  await h.developer('alice-token');
+});
+afterAll(async () => { await h.close(); });
+
+describe('non-matching HTTP/1.1 traffic', () => {
+  it('streams a 100 MB body to the app and back byte for byte', async () => {
+    const size = 100 * 1024 * 1024;
+    const result = await new Promise<{ status: number; bytes: number; sha256: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: h.proxyPort, method: 'POST', path: '/echo', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+        hashStream(res).then((r) => resolve({ status: res.statusCode ?? 0, ...r }), reject);
+      });
+      req.on('error', reject);
+      patternStream(size, 7).pipe(req);
+    });
+    expect(result.status).toBe(200);
+    expect(result.bytes).toBe(size);
+    expect(result.sha256).toBe(patternSha256(size, 7));
+  });
+
+  it('answers from the app with the request intact, hop-by-hop headers removed and X-Forwarded-* set', async () => {
+    const reply = await request({
+      port: h.proxyPort, path: '/anything?q=1', method: 'PUT', body: 'hello',
+      headers: { connection: 'keep-alive, x-secret', 'x-secret': 'drop me', 'keep-alive': 'timeout=5', 'proxy-authorization': 'Basic Zm9v', 'x-custom': 'kept', 'x-detour-user': 'bob' },
+    });
+    expect(reply.status).toBe(200);
+    const echo = reply.json();
+    expect(echo).toMatchObject({ pod: 'app', method: 'PUT', path: '/anything?q=1', bodyBytes: 5 });
+    expect(echo.headers['x-custom']).toBe('kept');
+    expect(echo.headers['x-detour-user']).toBe('bob');
+    expect(echo.headers['x-secret']).toBeUndefined();
+    expect(echo.headers['keep-alive']).toBeUndefined();
+    expect(echo.headers['proxy-authorization']).toBeUndefined();
+    expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(echo.headers['x-forwarded-proto']).toBe('http');
+  });
+
+  it('appends to an existing X-Forwarded-For and keeps X-Forwarded-Proto', async () => {
+    const echo = (await request({ port: h.proxyPort, headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' } })).json();
+    expect(echo.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(echo.headers['x-forwarded-proto']).toBe('https');
+  });
+
+  it('passes statuses through, including ones without a body', async () => {
+    expect((await request({ port: h.proxyPort, path: '/status/418' })).status).toBe(418);
+    const noContent = await request({ port: h.proxyPort, path: '/status/204' });
+    expect(noContent.status).toBe(204);
+    expect(noContent.body.length).toBe(0);
+  });
+
+  it('streams chunked responses as chunks arrive', async () => {
+    const chunks: string[] = [];
+    const reply = await new Promise<{ te: string | undefined; body: string }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: h.proxyPort, path: '/stream?chunks=4&size=8&delayMs=40' }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => chunks.push(c));
+        res.on('end', () => resolve({ te: res.headers['transfer-encoding'], body: chunks.join('') }));
+      }).on('error', reject);
+    });
+    expect(reply.te).toBe('chunked');
+    expect(reply.body).toBe(['.......0', '.......1', '.......2', '.......3'].map((l) => `${l}\n`).join(''));
+    expect(chunks.length).toBeGreaterThan(1); // not buffered into one piece
+  });
+
+  it('keeps response trailers', async () => {
+    const reply = await request({ port: h.proxyPort, path: '/trailers', headers: { te: 'trailers' } });
+    expect(reply.body.toString()).toBe('trailers from app\n');
+    expect(reply.trailers['x-pod']).toBe('app');
+    expect(reply.trailers['x-checksum']).toHaveLength(64);
+  });
+
+  it('delivers Server-Sent Events one by one', async () => {
+    const events: string[] = [];
+    let dataEvents = 0;
+    const contentType = await new Promise<string | undefined>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: h.proxyPort, path: '/sse?events=3&delayMs=40', headers: { accept: 'text/event-stream' } }, (res) => {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          dataEvents++;
+          buf += c;
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) !== -1) { events.push(buf.slice(0, i)); buf = buf.slice(i + 2); }
+        });
+        res.on('end', () => resolve(res.headers['content-type']));
+      }).on('error', reject);
+    });
+    expect(contentType).toBe('text/event-stream');
+    expect(events.map((e) => JSON.parse(e.split('data: ')[1]!) as { n: number; pod: string })).toEqual([0, 1, 2].map((n) => ({ n, pod: 'app' })));
+    expect(dataEvents).toBeGreaterThan(1);
+  });
+
+  it('routes each request on a reused keep-alive connection by its own headers', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await request({ port: h.proxyPort, agent });
+      const second = await request({ port: h.proxyPort, agent, headers: { 'x-detour-user': 'alice' } });
+      const third = await request({ port: h.proxyPort, agent });
+      expect([first.json().pod, second.json().pod, third.json().pod]).toEqual(['app', 'laptop', 'app']);
+      expect([second.reusedSocket, third.reusedSocket]).toEqual([true, true]);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('never sends kubelet probes to a developer, even under a global intercept', async () => {
+    h.setRoutes([userRoute('alice', 'alice-token', { match: undefined })]);
+    try {
+      const probe = await request({ port: h.proxyPort, path: '/healthz', headers: { 'user-agent': 'kube-probe/1.30' } });
+      const other = await request({ port: h.proxyPort, path: '/healthz' });
+      expect(probe.json().pod).toBe('app');
+      expect(other.json().pod).toBe('laptop');
+    } finally {
+      h.setRoutes([userRoute('alice', 'alice-token')]);
+    }
+  });
+});
+
+describe('non-matching WebSocket traffic', () => {
+  it('upgrades to the app and echoes text and binary messages', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${h.proxyPort}/ws`);
+    let pod: string | undefined;
+    ws.once('upgrade', (res) => { pod = res.headers['x-pod'] as string | undefined; });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const replies: Array<{ data: string; binary: boolean }> = [];
+    const got = new Promise<void>((resolve) => ws.on('message', (d: Buffer, binary) => { replies.push({ data: d.toString('hex'), binary }); if (replies.length === 2) resolve(); }));
+    ws.send('hello');
+    ws.send(Buffer.from([0, 1, 2, 255]));
+    await got;
+    ws.close();
+    expect(pod).toBe('app');
+    expect(replies).toEqual([{ data: Buffer.from('hello').toString('hex'), binary: false }, { data: '000102ff', binary: true }]);
+  });
+});
+
+describe('non-matching h2c / gRPC traffic', () => {
+  let session: http2.ClientHttp2Session;
+  beforeAll(() => { session = http2.connect(`http://127.0.0.1:${h.proxyPort}`); });
+  afterAll(() => { session.close(); });
+
+  it('carries a unary call with its trailers', async () => {
+    const res = await grpcCall(session, 'Unary', [Buffer.from('ping')]);
+    expect(res.headers['x-pod']).toBe('app');
+    expect(res.messages.map((m) => m.toString())).toEqual(['ping']);
+    expect(res.trailers['grpc-status']).toBe('0');
+    expect(res.trailers['x-pod']).toBe('app');
+  });
+
+  it('carries a bidirectional stream message by message', async () => {
+    const msgs = Array.from({ length: 20 }, (_, i) => Buffer.from(`m${i}`.repeat(i + 1)));
+    const res = await grpcCall(session, 'Stream', msgs);
+    expect(res.messages.map((m) => m.toString())).toEqual(msgs.map((m) => m.toString()));
+    expect(res.trailers['grpc-status']).toBe('0');
+  });
+
+  it('carries plain HTTP/2 requests to the app', async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      const s = session.request({ ':path': '/h2-plain' });
+      let d = '';
+      s.setEncoding('utf8');
+      s.on('data', (c: string) => { d += c; });
+      s.on('end', () => resolve(d));
+      s.on('error', reject);
+      s.end();
+    });
+    const echo = JSON.parse(body) as { pod: string; path: string; headers: Record<string, string> };
+    expect(echo).toMatchObject({ pod: 'app', path: '/h2-plain' });
+    expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+});
+
+describe('the app is down', () => {
+  it('answers 502 with a reason instead of hanging', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
+    });
+    const { startHarness: start } = await import('../test/fixtures/sidecar-harness.js');
+    const h2 = await start({ ports: [{ name: 'http', appPort: closed, listenPort: 0 }] });
+    try {
+      const reply = await request({ port: h2.proxyPort });
+      expect(reply.status).toBe(502);
+      expect(reply.headers['x-detour-reason']).toMatch(/app not reachable/);
+    } finally {
+      await h2.close();
+    }
+  });
+});
