@@ -6,7 +6,7 @@
 import { createSecureContext } from 'node:tls';
 import type { Server as HttpsServer } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { KeyPairPem } from '../core/tls/certificates.js';
 import { certificateValidity } from '../core/tls/certificates.js';
@@ -44,7 +44,7 @@ export function buildApp(deps: WebhookAppDeps): WebhookApp {
   const serverOptions = { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeout / 4))), headersTimeout: requestTimeout };
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     requestTimeout,
     connectionTimeout: requestTimeout * 2,
@@ -130,7 +130,7 @@ export function reloadServingCertificate(app: WebhookApp, pair: KeyPairPem, metr
 
 /** GET /metrics on its own port. */
 export function buildMetricsApp(registry: Registry, logger: Logger): FastifyInstance {
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true }) as unknown as FastifyInstance;
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
   app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   return app;
 }

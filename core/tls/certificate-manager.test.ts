@@ -64,6 +64,9 @@ describe('startCertificateManager', () => {
     expect(Object.keys(secret.data).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
     expect(new X509Certificate(secret.data['tls.crt']!).checkHost('detour-webhook.detour-system.svc')).toBeDefined();
     expect(store.secrets.get('detour-system/detour-webhook-tls-ca')!.data['tls.key']).toMatch(/PRIVATE KEY/);
+    // node-forge writes names as PrintableString; Go's x509 (the API server) refuses characters outside it.
+    const caCert = new X509Certificate(store.secrets.get('detour-system/detour-webhook-tls-ca')!.data['tls.crt']!);
+    for (const name of [caCert.subject, new X509Certificate(secret.data['tls.crt']!).subject]) expect(name).toMatch(/^CN=[A-Za-z0-9 '()+,\-./:=?]+$/);
 
     const writes = store.writes;
     clock.advanceHours(1);

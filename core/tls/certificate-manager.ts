@@ -91,19 +91,19 @@ export async function ensureCertificateAuthority(store: CertificateStore, o: { n
   if (o.plan.ca.action === 'keep' && current) {
     if (o.plan.dropPreviousCa && previous !== undefined) {
       await store.writeSecret({ namespace: o.namespace, name: o.name, type: 'Opaque', labels: MANAGED_LABELS, data: { [CA_CERT_KEY]: current.certPem, [CA_KEY_KEY]: current.keyPem }, resourceVersion: o.secret!.resourceVersion });
-      o.logger.info({ secret: `${o.namespace}/${o.name}` }, `Dropped expired previous CA from secret ${o.namespace}/${o.name}`);
+      o.logger.info({ object: `${o.namespace}/${o.name}` }, `Dropped expired previous CA from secret ${o.namespace}/${o.name}`);
       return { ca: current, previousCaCertPem: undefined, wrote: true };
     }
     return { ca: current, previousCaCertPem: previous, wrote: false };
   }
-  const ca = buildCertificateAuthority({ commonName: `detour-webhook-ca@${Math.floor(o.now.getTime() / 1000)}`, now: o.now, validityDays: o.validityDays });
+  const ca = buildCertificateAuthority({ commonName: `detour-webhook-ca-${Math.floor(o.now.getTime() / 1000)}` /* PrintableString: no @ or _ (Go refuses them) */, now: o.now, validityDays: o.validityDays });
   previous = o.plan.ca.action === 'renew' && current ? current.certPem : undefined;
   await store.writeSecret({
     namespace: o.namespace, name: o.name, type: 'Opaque', labels: MANAGED_LABELS,
     data: { [CA_CERT_KEY]: ca.certPem, [CA_KEY_KEY]: ca.keyPem, ...(previous ? { [PREVIOUS_CA_CERT_KEY]: previous } : {}) },
     ...(o.secret ? { resourceVersion: o.secret.resourceVersion } : {}),
   });
-  o.logger.info({ secret: `${o.namespace}/${o.name}`, reason: o.plan.ca.action === 'keep' ? '' : o.plan.ca.reason }, `Created webhook CA in secret ${o.namespace}/${o.name}`);
+  o.logger.info({ object: `${o.namespace}/${o.name}`, reason: o.plan.ca.action === 'keep' ? '' : o.plan.ca.reason }, `Created webhook CA in secret ${o.namespace}/${o.name}`);
   return { ca, previousCaCertPem: previous, wrote: true };
 }
 
@@ -134,7 +134,7 @@ export async function ensureServingCertificate(store: CertificateStore, o: { nam
     data: { [SERVING_CERT_KEY]: leaf.certPem, [SERVING_KEY_KEY]: leaf.keyPem, [SERVING_CA_KEY]: o.bundlePem },
     ...(o.secret ? { resourceVersion: o.secret.resourceVersion } : {}),
   });
-  o.logger.info({ secret: `${o.namespace}/${o.name}`, reason: o.plan.serving.reason }, `Issued webhook serving certificate into secret ${o.namespace}/${o.name}`);
+  o.logger.info({ object: `${o.namespace}/${o.name}`, reason: o.plan.serving.reason }, `Issued webhook serving certificate into secret ${o.namespace}/${o.name}`);
   return { serving: leaf, wrote: true };
 }
 
