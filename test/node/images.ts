@@ -27,8 +27,9 @@ const IMAGE_TOOLS = new Set(['/bin/sh', 'sh', 'iptables', '/sbin/iptables', '/us
 export const DETOUR_COMPONENTS = ['operator', 'webhook', 'sidecar'] as const;
 
 /**
- * The default map: `detour/echo` runs the echo fixture; any image whose repository ends in
- * `detour` runs the component its first argument names from the built `dist/` folder.
+ * The default map: `detour/echo` runs the echo fixture, `detour/test-webhook` a TLS admission
+ * responder, `detour/shell` the container's command; any image whose repository ends in `detour`
+ * runs the component its first argument names from the built `dist/` folder.
  */
 export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath): ImageMap {
   const dist = (...p: string[]) => join(repoRoot, 'dist', ...p);
@@ -45,6 +46,12 @@ export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath)
     return { command: nodeBinary, args: [dist(component!, 'main.js'), ...rest] };
   };
   return {
+    'detour/test-webhook': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'test-webhook-main.js'), ...(c.args ?? [])] }),
+    // A stand-in for a shell image (busybox): runs the container's command with the host's tools.
+    'detour/shell': (c) => {
+      const [cmd, ...rest] = [...(c.command ?? []), ...(c.args ?? [])];
+      return cmd ? { command: cmd === 'node' ? nodeBinary : cmd, args: rest } : 'the detour/shell image needs a command';
+    },
     'detour/echo': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'echo-main.js'), ...(c.args ?? [])] }),
     detour,
   };

@@ -176,10 +176,10 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
       if (pod.metadata?.deletionTimestamp) {
         if (runner) {
           void stopPod(uid, pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30).then(() =>
-            core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { preconditions: { uid } } }).catch(() => undefined),
+            core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { gracePeriodSeconds: 0, preconditions: { uid } } }).catch(() => undefined),
           );
         } else if (!stopping.has(uid)) {
-          await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { preconditions: { uid } } }).catch(() => undefined);
+          await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { gracePeriodSeconds: 0, preconditions: { uid } } }).catch(() => undefined);
         }
         continue;
       }

@@ -1,0 +1,43 @@
+// Helpers for tests that look at pods on the test node from the inside.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { planPodNetworkNames, type NodeNetwork } from '../../node/network.js';
+import { eventually } from './cluster.js';
+
+const run = promisify(execFile);
+
+export function nodeNetwork(): NodeNetwork {
+  const raw = process.env.DETOUR_TEST_NODE_NETWORK;
+  if (!raw) throw new Error('DETOUR_TEST_NODE_NETWORK is not set: run integration tests with jest.integration.config.js');
+  return JSON.parse(raw) as NodeNetwork;
+}
+
+export function podNetns(pod: V1Pod): string {
+  return planPodNetworkNames(nodeNetwork().index, pod.metadata!.uid!).namespace;
+}
+
+/** Runs a command inside the pod's network namespace (with its resolv.conf), like `kubectl exec`. */
+export async function execInPod(pod: V1Pod, argv: string[]): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', podNetns(pod), ...argv], { timeout: 30_000 });
+  return stdout;
+}
+
+/** An HTTP GET from inside the pod, using Node's fetch and the pod's DNS. */
+export async function fetchFromPod(pod: V1Pod, url: string): Promise<{ status: number; body: string }> {
+  const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => { console.log(JSON.stringify({ status: 0, body: String(e.cause?.code ?? e) })); })`;
+  return JSON.parse((await execInPod(pod, [process.execPath, '-e', script])).trim()) as { status: number; body: string };
+}
+
+export function isReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export async function waitForReadyPods(kc: KubeConfig, namespace: string, labelSelector: string, count: number, timeoutMs = 90_000): Promise<V1Pod[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  return eventually(`${count} ready pods matching ${labelSelector} in ${namespace}`, async () => {
+    const list = await core.listNamespacedPod({ namespace, labelSelector });
+    const live = list.items.filter((p) => !p.metadata?.deletionTimestamp);
+    return live.length === count && live.every(isReady) ? live : undefined;
+  }, timeoutMs);
+}
