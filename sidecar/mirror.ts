@@ -11,12 +11,12 @@ export interface MirrorCopy {
   abort(): void;
 }
 
-export function startMirror(session: ClientHttp2Session, headers: OutgoingHttpHeaders, onDone: (ok: boolean) => void): MirrorCopy {
+export function startMirror(session: ClientHttp2Session, headers: OutgoingHttpHeaders, hasBody: boolean, onDone: (ok: boolean) => void): MirrorCopy {
   let finished = false;
   const finish = (ok: boolean): void => { if (!finished) { finished = true; onDone(ok); } };
   let stream: http2.ClientHttp2Stream;
   try {
-    stream = session.request(headers);
+    stream = session.request(headers, { endStream: !hasBody });
   } catch {
     finish(false);
     return { write() { /* gone */ }, end() { /* gone */ }, abort() { /* gone */ } };
@@ -28,11 +28,11 @@ export function startMirror(session: ClientHttp2Session, headers: OutgoingHttpHe
   const abort = (): void => { if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL); };
   return {
     write(chunk) {
-      if (stream.closed || stream.destroyed) return;
+      if (!stream.writable || stream.closed || stream.destroyed) return;
       if (stream.writableNeedDrain) { abort(); return; }
       stream.write(chunk);
     },
-    end() { if (!stream.closed && !stream.destroyed) stream.end(); },
+    end() { if (stream.writable && !stream.closed && !stream.destroyed) stream.end(); },
     abort,
   };
 }

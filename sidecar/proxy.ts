@@ -91,7 +91,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
         return;
       case 'mirror': {
         stats.routed(decision.route.intercept);
-        const mirror = startMirror(decision.tunnel.session, tunnelRequestHeaders(req, decision, true), () => undefined);
+        const mirror = startMirror(decision.tunnel.session, tunnelRequestHeaders(req, decision, true), requestHasBody(req), () => undefined);
         return proxyHttp1ToApp(req, res, app, mirror, (r) => record(r ? 'mirrored' : 'failed', decision.route.intercept, startedAt));
       }
       case 'developer':
@@ -165,7 +165,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       case 'mirror': {
         stats.routed(decision.route.intercept);
         const copyHeaders = { ...endToEndHeaders(headers, { keepTeTrailers: true }), ...forwarded, [PROTO_HEADER]: 'h2', [MIRROR_HEADER]: '1', [INTERCEPT_HEADER]: decision.route.intercept };
-        const mirror = startMirror(decision.tunnel.session, copyHeaders, () => undefined);
+        const mirror = startMirror(decision.tunnel.session, copyHeaders, !stream.endAfterHeaders, () => undefined);
         stream.on('data', (c: Buffer) => mirror.write(c));
         stream.on('end', () => mirror.end());
         stream.on('close', () => { if (stream.rstCode !== NGHTTP2_NO_ERROR) mirror.abort(); });
@@ -294,6 +294,13 @@ function forwardedRawHeaders(req: IncomingMessage): string[] {
   return raw;
 }
 
+/** Whether an HTTP/1 request carries a body (RFC 9112 §6.3: Transfer-Encoding or a non-zero Content-Length). */
+function requestHasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const len = req.headers['content-length'];
+  return len !== undefined && len !== '0';
+}
+
 function stripMappedV4(addr: string | undefined): string | undefined {
   return addr?.startsWith('::ffff:') ? addr.slice(7) : addr;
 }
@@ -312,8 +319,7 @@ function rawTrailerPairs(raw: string[]): Array<[string, string]> {
 export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: AppUpstream, mirror: MirrorCopy | undefined, onDone: (ok: boolean) => void): void {
   const headers = forwardedRawHeaders(req);
   const method = req.method ?? 'GET';
-  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-  const retryable = !hasBody && SAFE_RETRY_METHODS.has(method);
+  const retryable = !requestHasBody(req) && SAFE_RETRY_METHODS.has(method);
   let finished = false;
   const finish = (ok: boolean): void => { if (!finished) { finished = true; onDone(ok); } };
   let upstreamReq: http.ClientRequest | undefined;
@@ -390,7 +396,7 @@ function proxyHttp1ToDeveloper(
   gauge.inc();
   let stream: http2.ClientHttp2Stream;
   try {
-    stream = tunnel.session.request(tunnelRequestHeaders(req, decision, false));
+    stream = tunnel.session.request(tunnelRequestHeaders(req, decision, false), { endStream: !requestHasBody(req) });
   } catch {
     failHttp1(res, 502, `developer tunnel for ${decision.route.intercept} is closing`);
     finish(false);
@@ -481,7 +487,7 @@ function upgradeToDeveloper(
   gauge.inc();
   let stream: http2.ClientHttp2Stream;
   try {
-    stream = decision.tunnel.session.request(headers);
+    stream = decision.tunnel.session.request(headers, { endStream: false }); // bytes follow the 101
   } catch {
     writeRawResponse(socket, 502, `developer tunnel for ${decision.route.intercept} is closing`);
     finish(false);

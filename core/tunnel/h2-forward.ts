@@ -65,7 +65,7 @@ export function forwardH2Stream(inbound: ServerHttp2Stream, headers: IncomingHtt
   let upstream: ClientHttp2Stream;
   try {
     if (session.destroyed || session.closed) throw new Error('upstream connection is closed');
-    upstream = session.request(h2RequestHeaders(headers, options.extraHeaders));
+    upstream = session.request(h2RequestHeaders(headers, options.extraHeaders), { endStream: inbound.endAfterHeaders });
   } catch (err) {
     const reason = `upstream unavailable: ${err instanceof Error ? err.message : String(err)}`;
     respondH2Error(inbound, 502, reason);
