@@ -129,6 +129,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       return;
     }
     metrics.clientErrors.inc({ kind: code });
+    logger.debug({ port: deps.port.name ?? appPort, code }, 'Answered a malformed request');
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     writeRawResponse(socket, status, status === 431 ? 'request header fields too large' : 'malformed HTTP request');
   });

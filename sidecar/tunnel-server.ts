@@ -92,9 +92,18 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
     });
     const peer: TunnelPeer = {
       id, intercepts: new Set(intercepts), tokenHash, session, remoteAddress: remote, connectedAt: deps.now(),
-      close: (code, reason) => { if (ws.readyState === ws.OPEN) ws.close(code, reason); else ws.terminate(); },
+      close: (code, reason) => {
+        unregister(); // no new request picks this tunnel from now on
+        if (ws.readyState === ws.OPEN) ws.close(code, reason); else ws.terminate();
+      },
     };
     let registered = false;
+    const unregister = (): void => {
+      if (!registered) return;
+      registered = false;
+      registry.remove(peer);
+      for (const i of intercepts) metrics.tunnelClients.labels(i).dec();
+    };
     session.on('error', (err: NodeJS.ErrnoException) => {
       logger.warn({ tunnel: id, intercepts, code: err.code ?? 'error' }, 'Closed developer tunnel after an HTTP/2 error');
     });
@@ -119,11 +128,8 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
     ws.once('close', (code: number) => {
       stopHeartbeat();
       session.destroy(); // fails every in-flight stream at once
-      if (registered) {
-        registry.remove(peer);
-        for (const i of intercepts) metrics.tunnelClients.labels(i).dec();
-        logger.info({ tunnel: id, intercepts, code }, `Disconnected developer tunnel for ${label}`);
-      }
+      if (registered) logger.info({ tunnel: id, intercepts, code }, `Disconnected developer tunnel for ${label}`);
+      unregister();
     });
   }
 

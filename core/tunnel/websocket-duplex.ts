@@ -27,6 +27,16 @@ export function webSocketDuplex(ws: WebSocket, counters: WebSocketDuplexCounters
       counters.onBytesOut?.(chunk.length);
       ws.send(chunk, { binary: true }, callback);
     },
+    // HTTP/2 writes a frame header and its payload as separate buffers; one message for the batch.
+    writev(chunks: Array<{ chunk: Buffer }>, callback) {
+      if (ws.readyState !== ws.OPEN) {
+        callback(new Error('tunnel WebSocket is not open'));
+        return;
+      }
+      const data = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+      counters.onBytesOut?.(data.length);
+      ws.send(data, { binary: true }, callback);
+    },
     final(callback) {
       if (ws.readyState === ws.OPEN) ws.close(CLOSE.normal);
       callback();

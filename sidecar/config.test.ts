@@ -1,0 +1,43 @@
+import { describe, expect, it } from '@jest/globals';
+import { controlUrl, parseSidecarEnv } from './config.js';
+
+const good = {
+  POD_NAME: 'checkout-7d9f', POD_NAMESPACE: 'shop', DETOUR_WORKLOAD: 'Deployment/checkout',
+  DETOUR_PORTS: JSON.stringify([{ name: 'http', appPort: 8080, listenPort: 15080 }]),
+  DETOUR_OPERATOR_URL: 'ws://detour-operator.detour-system.svc:8081', DETOUR_TOKEN_PATH: '/var/run/t/token',
+};
+
+describe('parseSidecarEnv', () => {
+  it('reads the webhook contract with defaults', () => {
+    const r = parseSidecarEnv(good);
+    expect('config' in r && r.config).toEqual({
+      podName: 'checkout-7d9f', workload: { kind: 'Deployment', namespace: 'shop', name: 'checkout' },
+      ports: [{ name: 'http', appPort: 8080, listenPort: 15080 }],
+      operatorUrl: 'ws://detour-operator.detour-system.svc:8081/control', tokenPath: '/var/run/t/token',
+      adminPort: 15020, tunnelPort: 15021, logLevel: 'info', appHost: '127.0.0.1', bindHost: undefined,
+    });
+  });
+
+  it.each([
+    [{ DETOUR_WORKLOAD: 'Job/x' }, /DETOUR_WORKLOAD/],
+    [{ DETOUR_PORTS: 'nope' }, /DETOUR_PORTS/],
+    [{ DETOUR_PORTS: '[]' }, /lists no ports/],
+    [{ DETOUR_ADMIN_PORT: 'abc' }, /DETOUR_ADMIN_PORT/],
+    [{ DETOUR_LOG_LEVEL: 'loud' }, /DETOUR_LOG_LEVEL/],
+  ])('refuses %j', (patch, message) => {
+    const r = parseSidecarEnv({ ...good, ...patch });
+    expect('errors' in r && r.errors.join('\n')).toMatch(message);
+  });
+
+  it('runs without an operator (pass-through)', () => {
+    const r = parseSidecarEnv({ ...good, DETOUR_OPERATOR_URL: undefined });
+    expect('config' in r && r.config.operatorUrl).toBeUndefined();
+  });
+});
+
+describe('controlUrl', () => {
+  it('adds the control path only when the URL has none', () => {
+    expect(controlUrl('ws://op:8081')).toBe('ws://op:8081/control');
+    expect(controlUrl('wss://op:8081/custom')).toBe('wss://op:8081/custom');
+  });
+});
