@@ -1,0 +1,57 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseCommandLine } from './args.js';
+
+describe('parseCommandLine', () => {
+  it.each([
+    ['intercept with the README flags', ['intercept', 'checkout', '-n', 'shop', '--header', 'x-detour-user=alice', '--to', 'localhost:3000'], {
+      kind: 'intercept', cluster: { namespace: 'shop' }, workload: { kind: 'Deployment', name: 'checkout' }, target: 'http://localhost:3000', port: 'http',
+      headers: [{ name: 'x-detour-user', exact: 'alice' }], mode: 'Steal', keep: false,
+    }],
+    ['every intercept option', ['intercept', 'sts/orders', '--header', 'X-Tenant^=test-', '--header', 'x-v~=v[0-9]+', '--path-prefix', '/api', '--port', '8080', '--mode', 'mirror', '--ttl', '2h', '--name', 'mine', '--owner', 'bob', '--keep', '--via', 'ws://{podIP}:{port}/tunnel', '--timeout', '30s', '--to', '3000', '--context', 'dev'], {
+      kind: 'intercept', cluster: { context: 'dev' }, workload: { kind: 'StatefulSet', name: 'orders' }, target: 'http://localhost:3000', port: 8080,
+      headers: [{ name: 'x-tenant', prefix: 'test-' }, { name: 'x-v', regex: 'v[0-9]+' }], pathPrefix: '/api', mode: 'Mirror', ttl: '2h', name: 'mine', owner: 'bob',
+      keep: true, via: 'ws://{podIP}:{port}/tunnel', timeoutMs: 30_000,
+    }],
+    ['connect', ['connect', 'alice-checkout', '--to', 'http://127.0.0.1:8080'], { kind: 'connect', name: 'alice-checkout', target: 'http://127.0.0.1:8080' }],
+    ['list -o json -A', ['list', '-o', 'json', '-A'], { kind: 'list', output: 'json', allNamespaces: true }],
+    ['list defaults to a table', ['list'], { kind: 'list', output: 'table', allNamespaces: false }],
+    ['status', ['status', 'x', '--kubeconfig', '/k'], { kind: 'status', name: 'x', cluster: { kubeconfig: '/k' } }],
+    ['leave', ['leave', 'x'], { kind: 'leave', name: 'x' }],
+    ['env with container and format', ['env', 'deploy/checkout', '-c', 'app', '--format', 'shell'], { kind: 'env', workload: { kind: 'Deployment', name: 'checkout' }, container: 'app', format: 'shell' }],
+    ['help for a command', ['intercept', '--help'], { kind: 'help', topic: 'intercept' }],
+    ['help topic', ['help', 'env'], { kind: 'help', topic: 'env' }],
+    ['no arguments is help', [], { kind: 'help' }],
+  ])('%s', (_name, argv, expected) => {
+    const r = parseCommandLine(argv);
+    expect(r).toMatchObject({ ok: true, command: expected });
+  });
+
+  it.each([
+    ['unknown command', ['intrcept'], /unknown command "intrcept"/],
+    ['missing --to', ['intercept', 'checkout', '--header', 'a=b'], /missing --to/],
+    ['missing workload', ['intercept', '--to', '3000'], /missing WORKLOAD/],
+    ['two workloads', ['intercept', 'a', 'b', '--to', '3000'], /unexpected argument "b"/],
+    ['header without value', ['intercept', 'a', '--header', 'x-user', '--to', '3000'], /expected NAME=VALUE/],
+    ['header with an empty value', ['intercept', 'a', '--header', 'x-user=', '--to', '3000'], /value is empty/],
+    ['bad header name', ['intercept', 'a', '--header', 'x user=1', '--to', '3000'], /not a valid HTTP header name/],
+    ['bad regex', ['intercept', 'a', '--header', 'x~=(', '--to', '3000'], /not a valid regular expression/],
+    ['bad mode', ['intercept', 'a', '--mode', 'copy', '--to', '3000'], /--mode copy/],
+    ['bad ttl', ['intercept', 'a', '--ttl', '2 hours', '--to', '3000'], /--ttl 2 hours/],
+    ['ttl under a second', ['intercept', 'a', '--ttl', '500ms', '--to', '3000'], /at least 1s/],
+    ['target with a path', ['intercept', 'a', '--to', 'localhost:3000/api'], /only host and port/],
+    ['https target', ['intercept', 'a', '--to', 'https://localhost:3000'], /only http:\/\//],
+    ['target without port', ['intercept', 'a', '--to', 'localhost'], /name the port/],
+    ['path prefix without slash', ['intercept', 'a', '--path-prefix', 'api', '--to', '3000'], /must start with \//],
+    ['unsupported kind', ['intercept', 'job/x', '--to', '3000'], /unsupported workload kind "job"/],
+    ['unknown flag', ['list', '--wide'], /Unknown option '--wide'/],
+    ['bad output', ['list', '-o', 'wide'], /-o wide/],
+    ['bad env format', ['env', 'x', '--format', 'yaml'], /--format yaml/],
+    ['bad namespace', ['list', '-n', 'Shop'], /not a namespace name/],
+    ['port out of range', ['intercept', 'a', '--port', '70000', '--to', '3000'], /1-65535/],
+    ['bad --via', ['connect', 'a', '--to', '3000', '--via', 'tcp://x'], /--via tcp:\/\/x/],
+  ])('refuses %s', (_name, argv, message) => {
+    const r = parseCommandLine(argv);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(message);
+  });
+});

@@ -1,0 +1,173 @@
+// Pure: argv (without node and the script) → the command to run, or a usage error.
+
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../core/api/duration.js';
+import type { HeaderRule, InterceptMode } from '../core/routing/table.js';
+import { COMMANDS, type CommandName } from './help.js';
+import { parseHeaderRule, parseMode, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
+
+export interface ClusterFlags {
+  namespace?: string;
+  context?: string;
+  kubeconfig?: string;
+}
+
+export interface InterceptCommand {
+  kind: 'intercept';
+  cluster: ClusterFlags;
+  workload: WorkloadRef;
+  target: string;
+  port: string | number;
+  headers: HeaderRule[];
+  pathPrefix?: string;
+  mode: InterceptMode;
+  ttl?: string;
+  name?: string;
+  owner?: string;
+  keep: boolean;
+  via?: string;
+  timeoutMs: number;
+}
+
+export interface ConnectCommand { kind: 'connect'; cluster: ClusterFlags; name: string; target: string; via?: string }
+export interface ListCommand { kind: 'list'; cluster: ClusterFlags; output: 'table' | 'json' | 'yaml'; allNamespaces: boolean }
+export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: string }
+export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
+export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadRef; container?: string; format: 'dotenv' | 'json' | 'shell' }
+export interface HelpCommand { kind: 'help'; topic?: CommandName }
+export interface VersionCommand { kind: 'version' }
+
+export type Command = InterceptCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | HelpCommand | VersionCommand;
+
+export type ParseResult = { ok: true; command: Command } | { ok: false; error: string; topic?: CommandName };
+
+type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+
+const CLUSTER_OPTIONS: Record<string, OptionSpec> = {
+  namespace: { type: 'string', short: 'n' },
+  context: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
+  intercept: {
+    to: { type: 'string' }, header: { type: 'string', multiple: true }, 'path-prefix': { type: 'string' }, port: { type: 'string' },
+    mode: { type: 'string' }, ttl: { type: 'string' }, name: { type: 'string' }, owner: { type: 'string' }, keep: { type: 'boolean' },
+    via: { type: 'string' }, timeout: { type: 'string' },
+  },
+  connect: { to: { type: 'string' }, via: { type: 'string' } },
+  list: { 'all-namespaces': { type: 'boolean', short: 'A' }, output: { type: 'string', short: 'o' } },
+  status: {},
+  leave: {},
+  env: { container: { type: 'string', short: 'c' }, format: { type: 'string' } },
+};
+
+const DEFAULT_TIMEOUT_MS = 180_000;
+
+export function parseCommandLine(argv: readonly string[]): ParseResult {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    const topic = first === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && !isCommand(topic)) return { ok: false, error: `unknown command "${topic}"` };
+    return { ok: true, command: topic ? { kind: 'help', topic } : { kind: 'help' } };
+  }
+  if (first === '--version' || first === 'version') return { ok: true, command: { kind: 'version' } };
+  if (!isCommand(first)) return { ok: false, error: `unknown command "${first}" (commands: ${COMMANDS.join(', ')})` };
+
+  let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: [...rest], options: { ...CLUSTER_OPTIONS, ...OPTIONS[first] }, allowPositionals: true, strict: true }) as {
+      values: Record<string, string | boolean | string[] | undefined>; positionals: string[];
+    });
+  } catch (err) {
+    return { ok: false, error: (err instanceof Error ? err.message : String(err)).split('. To specify')[0]!, topic: first };
+  }
+  if (values.help) return { ok: true, command: { kind: 'help', topic: first } };
+  try {
+    return { ok: true, command: build(first, values, positionals) };
+  } catch (err) {
+    if (err instanceof UsageError) return { ok: false, error: err.message, topic: first };
+    throw err;
+  }
+}
+
+function isCommand(word: string): word is CommandName {
+  return (COMMANDS as readonly string[]).includes(word);
+}
+
+function build(command: CommandName, v: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Command {
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const cluster: ClusterFlags = {};
+  if (str('namespace') !== undefined) cluster.namespace = str('namespace');
+  if (str('context') !== undefined) cluster.context = str('context');
+  if (str('kubeconfig') !== undefined) cluster.kubeconfig = str('kubeconfig');
+  if (cluster.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(cluster.namespace)) throw new UsageError(`-n ${cluster.namespace}: not a namespace name`);
+
+  const one = (what: string): string => {
+    if (positionals.length === 0) throw new UsageError(`missing ${what}`);
+    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" (one ${what} only)`);
+    return positionals[0]!;
+  };
+  const none = (): void => { if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`); };
+  const target = (): string => {
+    const to = str('to');
+    if (to === undefined) throw new UsageError('missing --to: the local service requests go to, e.g. --to localhost:3000');
+    return parseTarget(to);
+  };
+  const via = (): string | undefined => {
+    const u = str('via');
+    if (u === undefined) return undefined;
+    if (!/^(ws|wss|http|https):\/\//.test(u)) throw new UsageError(`--via ${u}: expected a ws://, wss://, http:// or https:// URL`);
+    return u;
+  };
+
+  switch (command) {
+    case 'intercept': {
+      const headers = ((v.header as string[] | undefined) ?? []).map(parseHeaderRule);
+      const pathPrefix = str('path-prefix');
+      if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
+      const timeout = str('timeout');
+      const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(timeout);
+      if (timeoutMs === undefined) throw new UsageError(`--timeout ${timeout}: expected a duration such as 90s or 5m`);
+      const name = str('name');
+      if (name !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)) throw new UsageError(`--name ${name}: a lower-case DNS label of at most 63 characters`);
+      const c: InterceptCommand = {
+        kind: 'intercept', cluster, workload: parseWorkloadRef(one('WORKLOAD')), target: target(), port: parsePort(str('port') ?? 'http'),
+        headers, mode: parseMode(str('mode') ?? 'steal'), keep: v.keep === true, timeoutMs,
+      };
+      if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
+      const ttl = str('ttl');
+      if (ttl !== undefined) c.ttl = parseTtl(ttl);
+      if (name !== undefined) c.name = name;
+      if (str('owner') !== undefined) c.owner = str('owner');
+      const u = via();
+      if (u !== undefined) c.via = u;
+      return c;
+    }
+    case 'connect': {
+      const c: ConnectCommand = { kind: 'connect', cluster, name: one('NAME'), target: target() };
+      const u = via();
+      if (u !== undefined) c.via = u;
+      return c;
+    }
+    case 'list': {
+      none();
+      const output = str('output') ?? 'table';
+      if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new UsageError(`-o ${output}: use table, json or yaml`);
+      return { kind: 'list', cluster, output, allNamespaces: v['all-namespaces'] === true };
+    }
+    case 'status':
+      return { kind: 'status', cluster, name: one('NAME') };
+    case 'leave':
+      return { kind: 'leave', cluster, name: one('NAME') };
+    case 'env': {
+      const format = str('format') ?? 'dotenv';
+      if (format !== 'dotenv' && format !== 'json' && format !== 'shell') throw new UsageError(`--format ${format}: use dotenv, json or shell`);
+      const c: EnvCommand = { kind: 'env', cluster, workload: parseWorkloadRef(one('WORKLOAD')), format };
+      if (str('container') !== undefined) c.container = str('container');
+      return c;
+    }
+  }
+}

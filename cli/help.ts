@@ -1,0 +1,156 @@
+// Help texts, one per command, each with examples. Pure data.
+
+export const COMMANDS = ['intercept', 'connect', 'list', 'status', 'leave', 'env'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+const GLOBAL = `Cluster options (like kubectl):
+  -n, --namespace NS     namespace (default: the context's namespace, else "default")
+      --context CTX      kubeconfig context to use (default: the current context)
+      --kubeconfig PATH  kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+  -h, --help             show this help`;
+
+export const MAIN_HELP = `detour — send your requests from a shared Kubernetes cluster to your laptop
+
+Usage:
+  detour COMMAND [options]        (also: kubectl detour COMMAND ...)
+
+Commands:
+  intercept WORKLOAD  create an Intercept and serve its requests from a local port
+  connect NAME        serve an existing Intercept (created with kubectl or GitOps) from a local port
+  list                list the Intercepts in a namespace
+  status NAME         show an Intercept's phase, conditions and recent events
+  leave NAME          delete an Intercept (its requests go back to the cluster at once)
+  env WORKLOAD        print a workload's environment, to run the same service locally
+
+Examples:
+  detour intercept checkout --header x-detour-user=alice --to localhost:3000
+  detour list -n shop
+  detour env checkout --format dotenv > .env
+
+Run "detour COMMAND --help" for a command's options.
+
+${GLOBAL}`;
+
+export const HELP: Record<CommandName, string> = {
+  intercept: `detour intercept — create (or adopt) an Intercept and serve its requests from a local port
+
+Usage:
+  detour intercept WORKLOAD --to [HOST:]PORT [--header NAME=VALUE ...] [options]
+
+WORKLOAD is a Deployment name, or KIND/NAME with KIND deployment, statefulset or replicaset.
+
+The command opts the workload in to the Detour sidecar when needed (one rollout), waits for the
+sidecars, opens a tunnel to every ready replica (and follows replicas as they come and go), and
+prints every request it serves. Ctrl-C deletes the Intercept it created and restores the
+cluster's behaviour at once.
+
+Options:
+      --to [HOST:]PORT      the local service (required), e.g. localhost:3000 or 3000
+      --header RULE         only requests with this header come to you; repeatable, all must hold:
+                              NAME=VALUE   exact value      x-detour-user=alice
+                              NAME^=PREFIX value prefix     x-tenant^=test-
+                              NAME~=REGEX  whole value matches the regular expression
+                            without --header and --path-prefix every request comes to you
+      --path-prefix PATH    only requests whose path starts with PATH
+      --port NAME|NUMBER    the container port the Service targets (default: http)
+      --mode steal|mirror   steal: matching requests are answered by you (default);
+                            mirror: you get a copy, the cluster still answers
+      --ttl DURATION        the Intercept expires after this long (e.g. 2h, 90m)
+      --name NAME           the Intercept's name (default: HEADERVALUE-WORKLOAD)
+      --owner TEXT          shown in "detour list" (default: your user name)
+      --keep                keep the Intercept when you stop (join it later with "detour connect")
+      --via URL             reach the sidecars at this tunnel URL instead of through the Kubernetes
+                            API; {podIP}, {pod} and {port} are filled in per replica, e.g.
+                            ws://{podIP}:{port}/tunnel
+      --timeout DURATION    how long to wait for the sidecars to be ready (default: 3m)
+
+Examples:
+  # Requests with "x-detour-user: alice" reach localhost:3000; all others stay in the cluster.
+  detour intercept checkout -n shop --header x-detour-user=alice --to localhost:3000
+
+  # Only /api requests of tenant test-*, for two hours, kept when you stop.
+  detour intercept deploy/checkout --header x-tenant^=test- --path-prefix /api --ttl 2h --keep --to 8080
+
+  # Watch a copy of live traffic without answering it.
+  detour intercept statefulset/orders --mode mirror --header x-debug=1 --to 3000
+
+${GLOBAL}`,
+
+  connect: `detour connect — serve an existing Intercept from a local port
+
+Usage:
+  detour connect NAME --to [HOST:]PORT [--via URL]
+
+For an Intercept created with kubectl, GitOps, or "detour intercept --keep". Reads its token
+Secret (you need permission to get it), opens a tunnel to every ready replica and prints every
+request. Stopping leaves the Intercept in place.
+
+Options:
+      --to [HOST:]PORT      the local service (required)
+      --via URL             tunnel URL instead of the Kubernetes API (see "detour intercept --help")
+
+Examples:
+  kubectl apply -f alice-checkout.yaml
+  detour connect alice-checkout -n shop --to localhost:3000
+
+${GLOBAL}`,
+
+  list: `detour list — list Intercepts
+
+Usage:
+  detour list [-A] [-o table|json|yaml]
+
+Shows each Intercept's workload, match, mode, owner, phase, the developers connected (clients)
+and age.
+
+Options:
+  -A, --all-namespaces      list Intercepts in every namespace
+  -o, --output FORMAT       table (default), json or yaml
+
+Examples:
+  detour list -n shop
+  detour list -A -o json
+
+${GLOBAL}`,
+
+  status: `detour status — an Intercept's phase, conditions and recent events
+
+Usage:
+  detour status NAME
+
+Examples:
+  detour status alice-checkout -n shop
+
+${GLOBAL}`,
+
+  leave: `detour leave — delete an Intercept
+
+Usage:
+  detour leave NAME
+
+Matching requests go back to the cluster at once; connected developers are disconnected.
+
+Examples:
+  detour leave alice-checkout -n shop
+
+${GLOBAL}`,
+
+  env: `detour env — print a workload's environment, to run the same service locally
+
+Usage:
+  detour env WORKLOAD [-c CONTAINER] [--format dotenv|json|shell]
+
+Resolves the container's env and envFrom: literal values, ConfigMap and Secret references (those
+you may read), and field references (from a running pod). Values that cannot be resolved are
+listed as comments (dotenv, shell) or under "unresolved" (json).
+
+Options:
+  -c, --container NAME      the container (default: the first container that is not Detour's)
+      --format FORMAT       dotenv (default), json, or shell (export lines)
+
+Examples:
+  detour env checkout -n shop > .env
+  eval "$(detour env checkout -n shop --format shell)" && npm start
+
+${GLOBAL}`,
+};

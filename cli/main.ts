@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The detour CLI (also `kubectl detour`). The only file that reads process.argv and process.env;
+// everything else takes what it needs as parameters.
+
+import { homedir, userInfo } from 'node:os';
+import { parseCommandLine, type Command } from './args.js';
+import { runConnect, runEnv, runIntercept, runLeave, runList, runStatus, type Io } from './commands.js';
+import { CliError } from './errors.js';
+import { HELP, MAIN_HELP } from './help.js';
+import { buildKube, loadKubeConfig } from './kube.js';
+
+const VERSION = '0.1.0';
+
+function localUser(): string {
+  try { return userInfo().username; } catch { return process.env.USER ?? 'developer'; }
+}
+
+async function run(command: Command, io: Io): Promise<number> {
+  switch (command.kind) {
+    case 'help':
+      io.print(command.topic ? HELP[command.topic] : MAIN_HELP);
+      return 0;
+    case 'version':
+      io.print(`detour ${VERSION}`);
+      return 0;
+    default: {
+      const kc = loadKubeConfig({ flags: command.cluster, kubeconfigEnv: process.env.KUBECONFIG, homeDir: homedir() });
+      const kube = buildKube(kc, command.cluster.namespace);
+      switch (command.kind) {
+        case 'intercept': return runIntercept(kube, command, io);
+        case 'connect': return runConnect(kube, command, io);
+        case 'list': return runList(kube, command, io);
+        case 'status': return runStatus(kube, command, io);
+        case 'leave': return runLeave(kube, command, io);
+        case 'env': return runEnv(kube, command, io);
+      }
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const parsed = parseCommandLine(process.argv.slice(2));
+  if (!parsed.ok) {
+    process.stderr.write(`detour: ${parsed.error}\nRun "detour ${parsed.topic ? `${parsed.topic} ` : ''}--help" for usage.\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(`\nStopping (${sig}); press Ctrl-C again to quit at once\n`);
+      controller.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const io: Io = {
+    screen: {
+      info: (line) => process.stdout.write(`${line}\n`),
+      request: (line) => process.stdout.write(`${line}\n`),
+      warn: (line) => process.stdout.write(`${line}\n`),
+    },
+    print: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    now: () => new Date(),
+    signal: controller.signal,
+    user: localUser(),
+  };
+  try {
+    return await run(parsed.command, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`detour: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`detour: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+main().then((code) => {
+  process.exitCode = code;
+  // Tunnels and keep-alive agents may hold the loop open; the work is done.
+  setTimeout(() => process.exit(code), 50).unref();
+}, (err: unknown) => {
+  process.stderr.write(`detour: ${String(err)}\n`);
+  process.exit(1);
+});
