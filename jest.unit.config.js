@@ -4,7 +4,8 @@ import { base } from './jest.base.config.js';
 export default {
   ...base,
   displayName: 'unit',
-  roots: ['<rootDir>/core', '<rootDir>/operator', '<rootDir>/webhook', '<rootDir>/sidecar', '<rootDir>/cli', '<rootDir>/test/controlplane', '<rootDir>/test/node'],
-  testMatch: ['**/*.test.ts'],
+  roots: ['<rootDir>'],
+  testMatch: ['<rootDir>/{core,operator,webhook,sidecar,cli,bench,test/controlplane,test/node}/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.detour/'],
   testTimeout: 60_000,
 };
