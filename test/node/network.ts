@@ -10,6 +10,7 @@
 //   - in the root namespace, routes for the pod range 10.244.K.0/24 and the service range
 //     10.96.K.0/24 via the node namespace (nothing else changes there).
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -29,6 +30,11 @@ export interface PodNetwork {
   namespace: string;
   ip: string;
   hostVeth: string;
+}
+
+/** Pod volumes and container logs of cluster `index` (removed with its network). */
+export function nodeStateDir(index: number): string {
+  return `/run/detour/node-${index}`;
 }
 
 export function planNodeNetwork(index: number): NodeNetwork {
@@ -102,6 +108,7 @@ export async function deleteNodeNetwork(index: number): Promise<void> {
   await tryRun('ip', ['route', 'del', net.serviceCidr]);
   await tryRun('ip', ['link', 'del', net.nodeNamespace]);
   await tryRun('ip', ['netns', 'del', net.nodeNamespace]);
+  rmSync(nodeStateDir(index), { recursive: true, force: true });
 }
 
 export async function killNamespaceProcesses(ns: string): Promise<void> {

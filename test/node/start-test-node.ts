@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { resolveServiceName, startDnsServer, type DnsServer, type ServiceRecord } from './dns-server.js';
 import type { ImageMap } from './images.js';
-import type { NodeNetwork } from './network.js';
+import { nodeStateDir, type NodeNetwork } from './network.js';
 import { PodRunner } from './pod-runner.js';
 
 export interface TestNodeOptions {
@@ -17,8 +17,13 @@ export interface TestNodeOptions {
   kubeProxyBinary: string;
   net: NodeNetwork;
   imageMap: ImageMap;
-  /** State folder (pod volumes, logs). */
+  /** State folder (kube-proxy log). */
   dir: string;
+  /**
+   * Where pod volumes and container logs live; default /run/detour/node-K. Not under /tmp: a
+   * container that mounts an emptyDir at /tmp must not hide the sources of its other mounts.
+   */
+  podsDir?: string;
   name?: string;
   log?: (line: string) => void;
 }
@@ -40,7 +45,9 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
   const core = options.kubeConfig.makeApiClient(CoreV1Api);
   const coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
   const discovery = options.kubeConfig.makeApiClient(DiscoveryV1Api);
-  mkdirSync(join(options.dir, 'pods'), { recursive: true, mode: 0o755 });
+  const podsDir = options.podsDir ?? nodeStateDir(net.index);
+  mkdirSync(options.dir, { recursive: true });
+  mkdirSync(podsDir, { recursive: true, mode: 0o755 });
 
   // The Node and its heartbeat.
   const nodeStatus = () => ({
@@ -192,7 +199,7 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
           core,
           net,
           imageMap: options.imageMap,
-          dir: join(options.dir, 'pods', uid),
+          dir: join(podsDir, uid),
           serviceEnv,
           dnsServer: net.hostAddress,
           log,
@@ -232,6 +239,7 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
       await exited;
       clearTimeout(killer);
       rmSync(options.dir, { recursive: true, force: true });
+      rmSync(podsDir, { recursive: true, force: true });
     },
   };
 }

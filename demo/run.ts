@@ -1,0 +1,187 @@
+// `npm run demo`: the whole Detour story on this machine, in a few minutes.
+//   1. a local cluster (control plane + test node that really runs pods)
+//   2. Detour installed with its Helm chart (operator + webhook)
+//   3. a demo system: frontend → backend (frontend passes the routing header along)
+//   4. "your laptop's" version of backend, on localhost
+//   5. a personal intercept with the real `detour` CLI
+//   6. the same request with and without your header, side by side
+//   then everything is cleaned up (`--keep` leaves the cluster running).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { startLocalCluster, type LocalCluster } from '../test/node/start-local-cluster.js';
+import { installDetour, type InstalledDetour } from '../test/integration/support/install-detour.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const keep = process.argv.includes('--keep');
+const NS = 'demo';
+const HEADER = 'x-detour-user';
+const ME = 'alice';
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
+let stepNo = 0;
+const step = (title: string) => console.log(`\n${bold(`[${++stepNo}/6] ${title}`)}`);
+const detail = (line: string) => console.log(dim(`      ${line}`));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(300);
+  }
+}
+
+function demoDeployment(role: 'frontend' | 'backend'): V1Deployment {
+  return {
+    metadata: { name: role, labels: { app: role } },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: role } },
+      template: {
+        // GitOps style: the label is in the manifest, so the sidecar is there before any intercept.
+        metadata: { labels: { app: role, ...(role === 'backend' ? { 'detour.dev/inject': 'true' } : {}) } },
+        spec: {
+          containers: [{
+            name: role,
+            image: `detour/demo-${role}`,
+            env: [
+              { name: 'ROLE', value: role },
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'BACKEND_URL', value: `http://backend.${NS}.svc.cluster.local/` },
+            ],
+            ports: [{ name: 'http', containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
+          }],
+        },
+      },
+    },
+  };
+}
+
+async function deployDemo(kc: KubeConfig): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  await waitFor('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
+  for (const role of ['backend', 'frontend'] as const) {
+    await apps.createNamespacedDeployment({ namespace: NS, body: demoDeployment(role) });
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: role }, spec: { selector: { app: role }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+  }
+  for (const role of ['backend', 'frontend']) {
+    const pods = await waitFor(`2 ready ${role} pods`, async () => {
+      const list = await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${role}` });
+      const ready = list.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length === 2 ? ready : undefined;
+    });
+    const containers = [...(pods[0]!.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...(pods[0]!.spec?.containers ?? [])].map((c) => c.name);
+    detail(`${role}: ${pods.map((p) => `${p.metadata!.name} (${p.status!.podIP})`).join(', ')} — containers: ${containers.join(', ')}`);
+  }
+  const svc = await core.readNamespacedService({ name: 'frontend', namespace: NS });
+  return `http://${svc.spec!.clusterIP}/`;
+}
+
+async function startLaptopBackend(): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(`${JSON.stringify({ service: 'backend', version: 'laptop', pod: 'your laptop' })}\n`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+interface FrontendAnswer {
+  backend?: { version: string; pod: string };
+  error?: string;
+}
+
+async function ask(url: string, user?: string): Promise<FrontendAnswer> {
+  const res = await fetch(url, { headers: user ? { [HEADER]: user } : {}, signal: AbortSignal.timeout(10_000) });
+  return (await res.json()) as FrontendAnswer;
+}
+
+function describe(a: FrontendAnswer): string {
+  if (!a.backend) return `error: ${a.error ?? 'no answer'}`;
+  return a.backend.version === 'laptop' ? 'backend on YOUR LAPTOP' : `backend in the cluster (pod ${a.backend.pod})`;
+}
+
+async function main(): Promise<void> {
+  console.log(bold('Detour demo: a personal route to your laptop through a shared workload'));
+  let cluster: LocalCluster | undefined;
+  let detour: InstalledDetour | undefined;
+  let cli: ChildProcess | undefined;
+  let laptop: Server | undefined;
+  const cleanup = async () => {
+    console.log(`\n${bold('Cleaning up')}`);
+    if (cli && cli.exitCode === null) {
+      cli.kill('SIGINT');
+      await new Promise((r) => { cli!.once('exit', r); setTimeout(r, 10_000); });
+      detail('the CLI left and deleted its Intercept');
+    }
+    laptop?.close();
+    if (keep && cluster) {
+      console.log(`The cluster keeps running (--keep): export KUBECONFIG=${cluster.plane.kubeconfigPath}`);
+      console.log('Stop it with Ctrl-C.');
+      await new Promise<void>((r) => process.once('SIGINT', () => r()));
+    }
+    await detour?.uninstall().catch(() => undefined);
+    await cluster?.stop();
+    detail('local cluster stopped; nothing left behind');
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    step('Starting a local cluster (etcd, kube-apiserver, controller-manager, scheduler, a test node)');
+    detail('the first run builds the Kubernetes binaries from the Go module proxy (~7 min on 2 cores); later runs take seconds');
+    cluster = await startLocalCluster({ repoRoot, assetsDir: process.env.KUBEBUILDER_ASSETS, log: (l) => detail(l) });
+    const kc = cluster.plane.kubeConfig;
+
+    step('Installing Detour with its Helm chart (operator, webhook, Intercept CRD)');
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'detour-system' } } });
+    detour = await installDetour(kc, { releaseName: 'detour', namespace: 'detour-system', values: { operator: { replicas: 1 } } });
+    detail(`installed into ${detour.namespace}; sidecars report to ${detour.operatorUrl}`);
+
+    step(`Deploying the demo system in namespace ${NS}: frontend → backend (backend is labelled detour.dev/inject=true)`);
+    const frontendUrl = await deployDemo(kc);
+
+    step("Starting your laptop's version of backend");
+    laptop = await startLaptopBackend();
+    const port = (laptop.address() as AddressInfo).port;
+    detail(`listening on localhost:${port}`);
+
+    step(`Creating your personal intercept with the detour CLI`);
+    const args = ['intercept', 'backend', '-n', NS, '--port', 'http', '--header', `${HEADER}=${ME}`, '--to', `localhost:${port}`, '--ttl', '30m'];
+    console.log(`      $ detour ${args.join(' ')}`);
+    cli = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), ...args], {
+      env: { ...process.env, KUBECONFIG: cluster.plane.kubeconfigPath, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const relay = (d: Buffer) => { for (const line of d.toString().split('\n')) if (line.trim()) console.log(`      │ ${line}`); };
+    cli.stdout!.on('data', relay);
+    cli.stderr!.on('data', relay);
+    await waitFor('your requests to reach the laptop', async () => ((await ask(frontendUrl, ME)).backend?.version === 'laptop' ? true : undefined), 180_000);
+
+    step('Sending the same request to frontend, with and without your header');
+    const rows: Array<[string, string]> = [];
+    for (const user of [undefined, ME, 'bob', undefined, ME]) {
+      rows.push([`curl ${user ? `-H '${HEADER}: ${user}' ` : ''}http://frontend.${NS}/`, describe(await ask(frontendUrl, user))]);
+    }
+    const width = Math.max(...rows.map(([a]) => a.length));
+    console.log(`\n      ${'request'.padEnd(width)}   frontend got its answer from`);
+    for (const [req, ans] of rows) console.log(`      ${req.padEnd(width)}   ${ans.includes('LAPTOP') ? bold(ans) : ans}`);
+    console.log(`\n      Only requests carrying ${HEADER}: ${ME} reached your laptop; everyone else kept using the cluster.`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`\ndetour demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
