@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { AppsV1Api, CoreV1Api, AdmissionregistrationV1Api, ApiextensionsV1Api, RbacAuthorizationV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, AdmissionregistrationV1Api, ApiextensionsV1Api, PatchStrategy, RbacAuthorizationV1Api, KubeConfig, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { buildCertificateAuthority, buildLeafCertificate } from '../../core/tls/certificates.js';
 import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
 
@@ -72,17 +72,16 @@ describe('the local control plane', () => {
     const nodeName = `node-${ns}`;
     await core.createNode({ body: { metadata: { name: nodeName, labels: { 'kubernetes.io/hostname': nodeName } } } });
     try {
-      await core.replaceNodeStatus({
+      await core.patchNodeStatus({
         name: nodeName,
         body: {
-          metadata: { name: nodeName },
           status: {
             conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test node', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }],
             capacity: { cpu: '4', memory: '8Gi', pods: '110' },
             allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
           },
         },
-      });
+      }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
       await apps.createNamespacedDeployment({
         namespace: ns,
         body: { metadata: { name: 'web' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: { ...podTemplate('web'), spec: { ...podTemplate('web').spec, nodeSelector: { 'kubernetes.io/hostname': nodeName } } } } },

@@ -207,7 +207,8 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
         });
         runners.set(uid, r);
         log(`Starting pod ${pod.metadata?.namespace}/${pod.metadata?.name} at ${ip ?? net.nodeAddress}`);
-        r.start().catch((e: Error) => log(`Failed to start pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${e.message}`));
+        // First line only: client-node's messages embed response bodies and headers.
+        r.start().catch((e: Error) => log(`Failed to start pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${e.message.split('\n')[0]}`));
       } else {
         runner.update(pod);
         await writeStatus(pod, runner);
