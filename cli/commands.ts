@@ -1,6 +1,7 @@
 // The commands: each gathers from the cluster, decides with the pure modules, acts, and prints.
 
 import type { Intercept } from '../core/api/intercept.js';
+import { INJECT_LABEL } from '../core/constants.js';
 import type { ConnectCommand, EnvCommand, InterceptCommand, LeaveCommand, ListCommand, StatusCommand } from './args.js';
 import {
   createIntercept, deleteIntercept, ensureDetourInstalled, fetchIntercept, fetchWorkload, listIntercepts, listPods, requireIntercept,
@@ -91,6 +92,9 @@ export async function runIntercept(kube: Kube, cmd: InterceptCommand, io: Io): P
     io.screen.info(`Creating Intercept ${name}: ${cmd.workload.kind}/${cmd.workload.name} port ${cmd.port}, ${describeMatch(wanted.spec.match)}${cmd.ttl ? `, ttl ${cmd.ttl}` : ''}`);
     await createIntercept(kube, wanted);
     created = true;
+  }
+  if (workload.spec?.template?.metadata?.labels?.[INJECT_LABEL] !== 'true') {
+    io.screen.info(`Opting ${cmd.workload.kind}/${cmd.workload.name} in to the Detour sidecar: the operator adds the label ${INJECT_LABEL}=true to its pod template (its pods restart once)`);
   }
 
   let exitCode = 0;

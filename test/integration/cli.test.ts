@@ -343,7 +343,7 @@ describe('clear errors', () => {
       const file = join(work, 'bare');
       writeFileSync(file, JSON.stringify({
         apiVersion: 'v1', kind: 'Config', 'current-context': 'bare',
-        clusters: [{ name: 'bare', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'bare', context: { cluster: 'bare', user: 'u' } }],
+        clusters: [{ name: 'bare', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'bare', context: { cluster: 'bare', user: 'u' } }],
       }));
       const r = await runCli(['list'], { KUBECONFIG: file });
       expect(r.code).toBe(1);
