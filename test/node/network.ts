@@ -135,7 +135,9 @@ export async function createPodNetwork(net: NodeNetwork, podUid: string, ip: str
   await inPod('ip', 'route', 'add', net.nodeAddress, 'dev', 'eth0', 'scope', 'link', 'src', ip);
   await inPod('ip', 'route', 'add', 'default', 'via', net.nodeAddress, 'dev', 'eth0', 'src', ip);
   await inNode('ip', 'link', 'set', hostVeth, 'up');
-  await inNode('ip', 'route', 'add', `${ip}/32`, 'dev', hostVeth, 'src', net.nodeAddress);
+  // replace, not add: the kernel frees a deleted pod's namespace (and its veth and route) lazily,
+  // so a reused address can still have a route to the old veth for a moment.
+  await inNode('ip', 'route', 'replace', `${ip}/32`, 'dev', hostVeth, 'src', net.nodeAddress);
   return { namespace, ip, hostVeth };
 }
 

@@ -2,7 +2,7 @@
 // ConfigMaps, Secrets, downward API, emptyDir), init containers in order, native sidecars and
 // containers as local processes, probes, restarts, and the status it reports.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CoreV1Api, V1Container, V1Pod, V1PodStatus, V1Volume } from '@kubernetes/client-node';
 import { resolveImage, type ImageMap } from './images.js';
@@ -43,6 +43,7 @@ export class PodRunner {
   private readonly main: RunningContainer[];
   private stopped = false;
   private tokenTimers: NodeJS.Timeout[] = [];
+  private volumeRefresh?: NodeJS.Timeout;
 
   constructor(pod: V1Pod, private readonly ip: string | undefined, deps: PodRunnerDeps) {
     this.pod = pod;
@@ -130,10 +131,60 @@ export class PodRunner {
   }
 
   private async prepareVolumes(): Promise<void> {
+    await this.waitForVolumeSources();
     for (const v of this.pod.spec?.volumes ?? []) {
       const dir = this.volumeDir(v.name);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       await this.fillVolume(v, dir);
+    }
+    // The kubelet keeps Secret and ConfigMap volumes in sync (about a minute); a few seconds here.
+    if (this.pod.spec?.volumes?.some((v) => v.secret?.secretName || v.configMap?.name)) {
+      this.volumeRefresh = setInterval(() => void this.refreshVolumes().catch(() => undefined), 3000).unref();
+    }
+  }
+
+  /** Like the kubelet, containers do not start while a Secret or ConfigMap volume that is not optional is missing. */
+  private async waitForVolumeSources(): Promise<void> {
+    const ns = this.pod.metadata!.namespace!;
+    for (const v of this.pod.spec?.volumes ?? []) {
+      const secret = v.secret?.secretName && !v.secret.optional ? v.secret.secretName : undefined;
+      const configMap = v.configMap?.name && !v.configMap.optional ? v.configMap.name : undefined;
+      if (!secret && !configMap) continue;
+      let logged = false;
+      while (!this.stopped) {
+        const found = secret
+          ? await this.deps.core.readNamespacedSecret({ name: secret, namespace: ns }).then(() => true, () => false)
+          : await this.deps.core.readNamespacedConfigMap({ name: configMap!, namespace: ns }).then(() => true, () => false);
+        if (found) break;
+        if (!logged) this.deps.log(`Waiting for ${secret ? `secret ${secret}` : `configmap ${configMap}`} to mount volume ${v.name} of pod ${this.name}`);
+        logged = true;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /** Rewrites changed files of Secret and ConfigMap volumes, each atomically (rename), as the kubelet's symlink swap does. */
+  private async refreshVolumes(): Promise<void> {
+    const ns = this.pod.metadata!.namespace!;
+    for (const v of this.pod.spec?.volumes ?? []) {
+      if (this.stopped) return;
+      let files: Array<[string, Buffer]> = [];
+      if (v.secret?.secretName) {
+        const s = await this.deps.core.readNamespacedSecret({ name: v.secret.secretName, namespace: ns }).catch(() => undefined);
+        files = Object.entries(s?.data ?? {}).map(([k, val]) => [v.secret!.items?.find((i) => i.key === k)?.path ?? k, Buffer.from(val, 'base64')]);
+      } else if (v.configMap?.name) {
+        const cm = await this.deps.core.readNamespacedConfigMap({ name: v.configMap.name, namespace: ns }).catch(() => undefined);
+        files = Object.entries(cm?.data ?? {}).map(([k, val]) => [v.configMap!.items?.find((i) => i.key === k)?.path ?? k, Buffer.from(val)]);
+      }
+      for (const [path, content] of files) {
+        const file = join(this.volumeDir(v.name), path);
+        let current: Buffer | undefined;
+        try { current = readFileSync(file); } catch { current = undefined; }
+        if (current?.equals(content) || this.stopped) continue;
+        mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+        writeFileSync(`${file}.tmp`, content, { mode: 0o644 });
+        renameSync(`${file}.tmp`, file);
+      }
     }
   }
 
@@ -233,7 +284,12 @@ export class PodRunner {
       if (!once) c.restartTimer = setTimeout(() => void this.startContainer(c), 2000);
       return;
     }
-    const mounts = (c.spec.volumeMounts ?? []).map((m) => ({ source: join(this.volumeDir(m.name), m.subPath ?? ''), target: m.mountPath }));
+    // The sources live under this node's folder (in /tmp): a mount over one of its ancestors (an
+    // emptyDir at /tmp, common with readOnlyRootFilesystem) would hide the sources mounted after
+    // it, so such mounts go last.
+    const all = (c.spec.volumeMounts ?? []).map((m) => ({ source: join(this.volumeDir(m.name), m.subPath ?? ''), target: m.mountPath }));
+    const hides = (target: string) => `${this.deps.dir}/`.startsWith(`${target.replace(/\/+$/, '')}/`);
+    const mounts = [...all.filter((m) => !hides(m.target)), ...all.filter((m) => hides(m.target))];
     const prelude = mounts.map((m) => `mkdir -p ${quote(m.target)} && mount --bind ${quote(m.source)} ${quote(m.target)}`);
     const { uid, gid } = this.runAsUser(c.spec);
     const drop = uid !== undefined && uid !== 0 ? ['setpriv', `--reuid=${uid}`, `--regid=${gid ?? uid}`, '--clear-groups', '--'] : [];
@@ -301,6 +357,7 @@ export class PodRunner {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.tokenTimers) clearTimeout(t);
+    if (this.volumeRefresh) clearInterval(this.volumeRefresh);
     const all = [...this.main, ...[...this.init].reverse()];
     for (const c of all) {
       if (c.restartTimer) clearTimeout(c.restartTimer);

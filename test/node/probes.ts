@@ -1,6 +1,7 @@
 // Probes as the kubelet runs them: from the node's network namespace to the pod IP, with the
 // kubelet's User-Agent (`kube-probe/<major>.<minor>`), so the sidecar can recognise them.
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { V1Container, V1Probe } from '@kubernetes/client-node';
 
@@ -25,8 +26,11 @@ export async function runProbe(probe: V1Probe, container: V1Container, connectHo
     if (port === undefined) return false;
     const headers: Record<string, string> = { 'user-agent': PROBE_USER_AGENT, accept: '*/*' };
     for (const h of probe.httpGet.httpHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
+    // scheme HTTPS: like the kubelet, no certificate verification.
+    const https = probe.httpGet.scheme === 'HTTPS';
+    const request = https ? httpsRequest : httpRequest;
     return new Promise((resolve) => {
-      const req = request({ host: probe.httpGet!.host ?? connectHost, port, path: probe.httpGet!.path ?? '/', method: 'GET', headers, timeout: timeoutMs }, (res) => {
+      const req = request({ host: probe.httpGet!.host ?? connectHost, port, path: probe.httpGet!.path ?? '/', method: 'GET', headers, timeout: timeoutMs, ...(https ? { rejectUnauthorized: false } : {}) }, (res) => {
         res.resume();
         const code = res.statusCode ?? 0;
         resolve(code >= 200 && code < 400);
