@@ -12,6 +12,11 @@
 //   DETOUR_WORKERS                default 4
 //   DETOUR_RESYNC_SECONDS         default 600
 //   DETOUR_LOG_LEVEL              default info
+//   DETOUR_CERT_MANAGER           self (default: keep the webhook's certificates while leading) |
+//                                 cert-manager (cert-manager does; the operator leaves them alone)
+//   DETOUR_WEBHOOK_SECRET         serving Secret the webhook mounts (default detour-webhook-tls)
+//   DETOUR_WEBHOOK_CONFIG_NAME    MutatingWebhookConfiguration whose caBundle is kept (default detour)
+//   DETOUR_WEBHOOK_SERVICE        the webhook's Service, named in the certificate (default detour-webhook)
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +32,9 @@ const logger = buildLogger({ name: 'detour-operator', level: (env.DETOUR_LOG_LEV
 const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) ? Number(v) : d);
 
 async function main(): Promise<void> {
+  const certManager = env.DETOUR_CERT_MANAGER ?? 'self';
+  if (certManager !== 'self' && certManager !== 'cert-manager') throw new Error(`DETOUR_CERT_MANAGER must be self or cert-manager, got "${certManager}"`);
+  const namespace = env.POD_NAMESPACE ?? 'detour-system';
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const operator = await startOperator({
@@ -34,15 +42,21 @@ async function main(): Promise<void> {
     logger,
     registry: buildRegistry(),
     identity: env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
-    leaseNamespace: env.POD_NAMESPACE ?? 'detour-system',
+    leaseNamespace: namespace,
     leaseName: env.DETOUR_LEASE_NAME,
     controlPort: num(env.DETOUR_CONTROL_PORT, OPERATOR_CONTROL_PORT),
     healthPort: num(env.DETOUR_HEALTH_PORT, OPERATOR_HEALTH_PORT),
     metricsPort: num(env.DETOUR_METRICS_PORT, OPERATOR_METRICS_PORT),
     workers: num(env.DETOUR_WORKERS, 4),
     resyncMs: num(env.DETOUR_RESYNC_SECONDS, 600) * 1000,
+    webhookCertificates: certManager === 'cert-manager' ? undefined : {
+      namespace,
+      secretName: env.DETOUR_WEBHOOK_SECRET ?? 'detour-webhook-tls',
+      webhookConfigName: env.DETOUR_WEBHOOK_CONFIG_NAME ?? 'detour',
+      serviceName: env.DETOUR_WEBHOOK_SERVICE ?? 'detour-webhook',
+    },
   });
-  logger.info({ controlPort: operator.controlPort, healthPort: operator.healthPort, metricsPort: operator.metricsPort }, 'Started operator');
+  logger.info({ controlPort: operator.controlPort, healthPort: operator.healthPort, metricsPort: operator.metricsPort, certificates: certManager }, 'Started operator');
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

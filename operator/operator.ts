@@ -24,6 +24,7 @@ import type { Workload } from './reconcile/workload.js';
 import { buildEventRecorder } from './events.js';
 import { buildOperatorMetrics } from './metrics.js';
 import { buildHealthApp, buildMetricsApp } from './health.js';
+import { startCertificateManager, type CertificateManager } from '../core/tls/certificate-manager.js';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -46,6 +47,20 @@ export interface OperatorOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   now?: () => Date;
+  /**
+   * Keep the webhook's certificates (CA and serving Secrets, caBundle of the configuration) while
+   * this replica leads. Omit when cert-manager (or nobody) manages them.
+   */
+  webhookCertificates?: WebhookCertificateOptions;
+}
+
+export interface WebhookCertificateOptions {
+  /** Namespace of the webhook's Secrets (the operator's own namespace in the chart). */
+  namespace: string;
+  /** The serving Secret the webhook mounts; the CA lives in `<secretName>-ca`. */
+  secretName: string;
+  webhookConfigName: string;
+  serviceName: string;
 }
 
 export interface RunningOperator {
@@ -75,6 +90,19 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const host = o.host ?? '0.0.0.0';
   let controller: { intercepts: Informer<Intercept>; stop(): Promise<void> } | undefined;
   let ready = false;
+  let certificates: CertificateManager | undefined;
+  const startCertificates = () => {
+    const c = o.webhookCertificates;
+    if (!c) return;
+    certificates = startCertificateManager({
+      kube: o.kubeConfig, namespace: c.namespace, secretName: c.secretName, webhookConfigName: c.webhookConfigName,
+      serviceName: c.serviceName, clock: { now }, logger: log.child({ component: 'webhook-certificates' }),
+    });
+  };
+  const stopCertificates = () => {
+    certificates?.stop();
+    certificates = undefined;
+  };
 
   const metrics = buildOperatorMetrics(o.registry, () => controller?.intercepts.list() ?? []);
   let enqueueWorkload: (w: WorkloadRef) => void = () => undefined;
@@ -226,10 +254,12 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     logger: log,
     onStartedLeading: (signal) => {
       metrics.leader.set({ name: 'detour-operator' }, 1);
+      startCertificates();
       startController(signal);
     },
     onStoppedLeading: () => {
       metrics.leader.set({ name: 'detour-operator' }, 0);
+      stopCertificates();
       ready = false;
       hub.closeAll(1012, 'operator leadership changed');
       const c = controller;
@@ -247,6 +277,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     isReady: () => ready,
     async stop() {
       await elector.stop();
+      stopCertificates();
       const c = controller;
       controller = undefined;
       ready = false;
