@@ -152,7 +152,7 @@ describe('the Helm chart', () => {
     const bindings = ms.filter((m) => m.kind === 'RoleBinding' || m.kind === 'ClusterRoleBinding') as Array<Manifest & { subjects: Array<{ name: string }> }>;
     expect(bindings.flatMap((b) => b.subjects.map((s) => s.name))).not.toContain('detour-webhook');
     const developer = find(ms, 'ClusterRole', 'detour-developer')!;
-    expect(developer.rules).toContainEqual(expect.objectContaining({ resources: ['pods/proxy', 'pods/portforward'], verbs: expect.arrayContaining(['create']) }));
+    expect(developer.rules).toContainEqual(expect.objectContaining({ resources: ['pods/proxy'], verbs: expect.arrayContaining(['get', 'create']) }));
     expect(developer.rules).toContainEqual(expect.objectContaining({ apiGroups: ['detour.dev'], resources: ['intercepts'], verbs: expect.arrayContaining(['create', 'get', 'list', 'watch', 'delete']) }));
     expect(developer.rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
   });
