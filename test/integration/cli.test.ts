@@ -149,6 +149,8 @@ describe('the README walkthrough, exactly as written', () => {
     const curls = shLines.filter((l) => l.includes(' -- curl ')).map((l) => l.slice(l.indexOf(' -- ') + 4));
     const withHeader = curls.find((c) => c.includes('x-detour-user: alice'))!;
     const without = curls.find((c) => !c.includes('x-detour-user'))!;
+    // kube-proxy programs the rolled-out pods into the Service within a moment, as in any cluster.
+    await eventually('the Service to answer from the client pod', () => execInPod(client, ['sh', '-c', without]).then(() => true), 30_000);
     for (let n = 0; n < 8; n++) {
       expect((await execInPod(client, ['sh', '-c', withHeader])).trim()).toBe('hello from my laptop');
       const answer = JSON.parse(await execInPod(client, ['sh', '-c', without])) as EchoAnswer;
