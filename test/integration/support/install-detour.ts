@@ -112,7 +112,7 @@ export async function installDetour(kc: KubeConfig, options: InstallDetourOption
   const timeoutMs = options.timeoutMs ?? 120_000;
   const core = kc.makeApiClient(CoreV1Api);
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  const { helm: helmBinary } = await ensureControlPlaneBinaries(process.env.KUBEBUILDER_ASSETS);
+  const { helm: helmBinary } = await ensureControlPlaneBinaries(process.env.KUBEBUILDER_ASSETS, () => {});
 
   // Helm gets its own kubeconfig and homes, so it neither reads nor writes the user's.
   const work = mkdtempSync(join(tmpdir(), 'detour-helm-'));

@@ -1,0 +1,26 @@
+import { describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { listNetns } from '../node/network.js';
+
+const run = promisify(execFile);
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+describe('npm run demo', () => {
+  it('shows the header routing to the laptop and everything else to the cluster, then cleans up', async () => {
+    // The demo script itself (npm run demo = build + this), on a local cluster of its own.
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo', 'run.ts')], { cwd: repoRoot, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+    const rows = stdout.split('\n').filter((l) => /curl .*http:\/\/frontend\.demo\//.test(l) && !l.includes('$ detour'));
+    expect(rows).toHaveLength(5);
+    for (const row of rows) {
+      if (row.includes("x-detour-user: alice'")) expect(row).toMatch(/backend on YOUR LAPTOP/);
+      else expect(row).toMatch(/backend in the cluster \(pod backend-/);
+    }
+    expect(stdout).toMatch(/the CLI left and deleted its Intercept/);
+    expect(stdout).toMatch(/local cluster stopped/);
+    const cluster = /Creating the node network \(cluster (\d+):/.exec(stdout)?.[1];
+    expect(cluster).toBeDefined();
+    expect((await listNetns()).filter((n) => n === `dtnode${cluster}` || n.startsWith(`dtp${cluster}-`))).toEqual([]);
+  });
+});
