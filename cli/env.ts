@@ -1,6 +1,8 @@
 // Pure: a container's environment as Kubernetes would give it (envFrom, then env; `$(VAR)`
 // expansion of earlier variables), from ConfigMaps, Secrets and a pod that were fetched before.
 
+import { resolveFieldRef, type FieldRefPod } from '../core/kube/field-ref.js';
+
 export interface EnvVarSource {
   configMapKeyRef?: { name: string; key: string; optional?: boolean };
   secretKeyRef?: { name: string; key: string; optional?: boolean };
@@ -21,7 +23,7 @@ export interface EnvSources {
   configMaps: ReadonlyMap<string, Fetched>;
   secrets: ReadonlyMap<string, Fetched>;
   /** A running pod of the workload, for fieldRef (absent: field references stay unresolved). */
-  pod?: { metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { nodeName?: string; serviceAccountName?: string }; status?: { podIP?: string; hostIP?: string } };
+  pod?: FieldRefPod;
 }
 
 export interface ResolvedEnv {
@@ -54,20 +56,6 @@ export function expandReferences(value: string, known: ReadonlyMap<string, strin
   });
 }
 
-function fieldValue(path: string, pod: NonNullable<EnvSources['pod']>): string | undefined {
-  const sub = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
-  if (sub) return pod.metadata?.[sub[1] as 'labels' | 'annotations']?.[sub[2]!];
-  switch (path) {
-    case 'metadata.name': return pod.metadata?.name;
-    case 'metadata.namespace': return pod.metadata?.namespace;
-    case 'metadata.uid': return pod.metadata?.uid;
-    case 'spec.nodeName': return pod.spec?.nodeName;
-    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName;
-    case 'status.podIP': return pod.status?.podIP;
-    case 'status.hostIP': return pod.status?.hostIP;
-    default: return undefined;
-  }
-}
 
 export function resolveEnv(c: ContainerEnv, sources: EnvSources): ResolvedEnv {
   const values = new Map<string, string>();
@@ -103,7 +91,7 @@ export function resolveEnv(c: ContainerEnv, sources: EnvSources): ResolvedEnv {
         if (!keyRef.optional) miss(e.name, `${kind} ${keyRef.name} has no key ${keyRef.key}`);
       } else set(e.name, fetched.data[keyRef.key]!);
     } else if (vf.fieldRef) {
-      const v = sources.pod ? fieldValue(vf.fieldRef.fieldPath, sources.pod) : undefined;
+      const v = sources.pod ? resolveFieldRef(sources.pod, vf.fieldRef.fieldPath) : undefined;
       if (v === undefined) miss(e.name, `field ${vf.fieldRef.fieldPath}${sources.pod ? '' : ' (no running pod to read it from)'}`);
       else set(e.name, v);
     } else if (vf.resourceFieldRef) {

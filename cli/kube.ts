@@ -1,29 +1,19 @@
 // The CLI's connection to the cluster, found like kubectl finds it: --kubeconfig, else the
 // KUBECONFIG list (first file wins for duplicates and the current context), else ~/.kube/config;
-// --context and -n override. Requests are plain JSON over node:https with the kubeconfig's
-// credentials (token, client certificate or exec plugin, through client-node's KubeConfig).
+// --context and -n override. Requests go through core/kube/client.ts (plain JSON over node:https
+// with the kubeconfig's credentials: token, client certificate or exec plugin).
 
 import { existsSync } from 'node:fs';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { RequestOptions } from 'node:https';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type WebSocket from 'ws';
 import type { ClusterFlags } from './args.js';
 import { CliError, explainKubeError, type ApiAction } from './errors.js';
 
-export class KubeApiError extends Error {
-  constructor(readonly code: number, readonly body: string, method: string, path: string) {
-    super(`${method} ${path} failed with HTTP ${code}`);
-    this.name = 'KubeApiError';
-  }
-}
+import { buildKubeClient, type RequestInput } from '../core/kube/client.js';
 
-export interface RequestInput {
-  query?: Record<string, string | number | boolean | undefined>;
-  body?: unknown;
-  contentType?: string;
-}
+export { KubeApiError, resourcePath, type RequestInput } from '../core/kube/client.js';
 
 export interface Kube {
   /** The API server URL (https://host:port). */
@@ -82,19 +72,9 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
   return kc;
 }
 
-function withQuery(path: string, query: RequestInput['query']): string {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.set(k, String(v));
-  const qs = params.toString();
-  return qs ? `${path}?${qs}` : path;
-}
-
 export function buildKube(kc: KubeConfig, namespaceFlag: string | undefined): Kube {
   const cluster = kc.getCurrentCluster()!;
-  const server = new URL(cluster.server);
-  const secure = server.protocol === 'https:';
   const namespace = namespaceFlag ?? kc.getContextObject(kc.currentContext)?.namespace ?? 'default';
-  const basePath = server.pathname.replace(/\/$/, '');
 
   async function tlsAndAuth(): Promise<RequestOptions> {
     const opts: RequestOptions = { headers: {} };
@@ -103,31 +83,8 @@ export function buildKube(kc: KubeConfig, namespaceFlag: string | undefined): Ku
     return opts;
   }
 
-  async function request<T>(method: string, path: string, input: RequestInput = {}): Promise<T> {
-    const opts = await tlsAndAuth();
-    const headers = { ...(opts.headers as Record<string, string>), accept: 'application/json' } as Record<string, string>;
-    let payload: Buffer | undefined;
-    if (input.body !== undefined) {
-      payload = Buffer.from(JSON.stringify(input.body));
-      headers['content-type'] = input.contentType ?? 'application/json';
-      headers['content-length'] = String(payload.length);
-    }
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (secure ? httpsRequest : httpRequest)({
-        ...opts, method, headers, protocol: server.protocol, hostname: server.hostname, port: server.port || (secure ? 443 : 80),
-        path: basePath + withQuery(path, input.query),
-      }, resolve);
-      req.on('error', reject);
-      req.setTimeout(30_000, () => req.destroy(Object.assign(new Error(`${method} ${path} timed out`), { code: 'ETIMEDOUT' })));
-      req.end(payload);
-    });
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    const code = res.statusCode ?? 0;
-    if (code < 200 || code >= 300) throw new KubeApiError(code, text, method, path);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
+  const client = buildKubeClient(kc);
+  const request = <T>(method: string, path: string, input?: RequestInput): Promise<T> => client.request<T>(method, path, input);
 
   return {
     server: cluster.server,
@@ -154,12 +111,6 @@ export function buildKube(kc: KubeConfig, namespaceFlag: string | undefined): Ku
       return { headers, options };
     },
   };
-}
-
-/** Path of a resource (collection when name is absent). */
-export function resourcePath(group: string, version: string, plural: string, namespace?: string, name?: string, sub?: string): string {
-  const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
-  return `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ''}/${plural}${name ? `/${encodeURIComponent(name)}` : ''}${sub ? `/${sub}` : ''}`;
 }
 
 export function statusOf(err: unknown): number | undefined {

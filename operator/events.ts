@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../core/logging.js';
 import { describeApiError } from '../core/errors.js';
 import type { Intercept } from '../core/api/intercept.js';
-import { resourcePath, type KubeClient } from './kube/client.js';
+import { resourcePath, type KubeClient } from '../core/kube/client.js';
 import type { PlannedEvent } from './reconcile/plan.js';
 
 export type EventRecorder = (i: Intercept, e: PlannedEvent) => Promise<void>;

@@ -12,7 +12,7 @@ import { interceptKey, type Intercept } from '../core/api/intercept.js';
 import type { WorkloadRef } from '../core/routing/table.js';
 import type { Logger } from '../core/logging.js';
 import { describeApiError } from '../core/errors.js';
-import { buildKubeClient, resourcePath } from './kube/client.js';
+import { buildKubeClient, resourcePath } from '../core/kube/client.js';
 import { Informer } from './runtime/informer.js';
 import { WorkQueue, runWorkers } from './runtime/workqueue.js';
 import { startLeaderElection } from './runtime/leader-election.js';

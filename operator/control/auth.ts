@@ -6,7 +6,7 @@ import { TOKEN_AUDIENCE } from '../../core/constants.js';
 import type { WorkloadRef } from '../../core/routing/table.js';
 import type { ObjectMeta } from '../../core/api/intercept.js';
 import { classifyApiError } from '../../core/errors.js';
-import { resourcePath, type KubeClient } from '../kube/client.js';
+import { resourcePath, type KubeClient } from '../../core/kube/client.js';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';

@@ -7,7 +7,7 @@ import { interceptKey, tokenSecretName, TOKEN_SECRET_KEY, type Intercept, type O
 import type { Route, WorkloadRef } from '../../core/routing/table.js';
 import type { Logger } from '../../core/logging.js';
 import { classifyApiError } from '../../core/errors.js';
-import { JSON_PATCH, MERGE_PATCH, resourcePath, type KubeClient } from '../kube/client.js';
+import { JSON_PATCH, MERGE_PATCH, resourcePath, type KubeClient } from '../../core/kube/client.js';
 import type { Informer } from '../runtime/informer.js';
 import type { ControlHub } from '../control/hub.js';
 import type { EventRecorder } from '../events.js';

@@ -5,7 +5,7 @@
 
 import type { Logger } from '../../core/logging.js';
 import { describeApiError } from '../../core/errors.js';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../../core/kube/client.js';
 import { backoffDelay, sleep } from './backoff.js';
 
 export interface KubeObject {

@@ -5,7 +5,7 @@
 
 import type { Logger } from '../../core/logging.js';
 import { classifyApiError, describeApiError } from '../../core/errors.js';
-import { resourcePath, type KubeClient } from '../kube/client.js';
+import { resourcePath, type KubeClient } from '../../core/kube/client.js';
 import { sleep } from './backoff.js';
 
 export interface LeaderElectionOptions {

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createNamespace, deleteNamespace, loadKubeConfig } from './support/cluster.js';
 import { applyInterceptCrd, buildKubeClient, createIntercept, type InterceptJson } from './support/operator-harness.js';
-import type { KubeClient } from '../../operator/kube/client.js';
-import { KubeApiError } from '../../operator/kube/client.js';
+import type { KubeClient } from '../../core/kube/client.js';
+import { KubeApiError } from '../../core/kube/client.js';
 
 const kc = loadKubeConfig();
 let client: KubeClient;

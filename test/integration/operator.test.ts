@@ -8,7 +8,7 @@ import {
   FakeSidecar, applyInterceptCrd, buildKubeClient, condition, createDeployment, createIntercept, getIntercept, interceptsPath,
   podToken, startTestOperator, waitForIntercept, waitForPod,
 } from './support/operator-harness.js';
-import { resourcePath, type KubeClient } from '../../operator/kube/client.js';
+import { resourcePath, type KubeClient } from '../../core/kube/client.js';
 import type { RunningOperator } from '../../operator/operator.js';
 
 const kc = loadKubeConfig();

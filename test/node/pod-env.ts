@@ -1,6 +1,7 @@
 // A container's environment as the kubelet computes it. Pure: ConfigMaps and Secrets are looked up
 // by the caller and passed in.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { resolveFieldRef } from '../../core/kube/field-ref.js';
 
 export interface EnvSources {
   /** name → data (undefined: does not exist or cannot be read) */
@@ -33,20 +34,6 @@ export function envReferences(container: V1Container): { configMaps: string[]; s
   return { configMaps: [...configMaps], secrets: [...secrets] };
 }
 
-function fieldValue(pod: V1Pod, path: string, info: PodRuntimeInfo): string | undefined {
-  const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
-  if (keyed) return (keyed[1] === 'labels' ? pod.metadata?.labels : pod.metadata?.annotations)?.[keyed[2]!];
-  switch (path) {
-    case 'metadata.name': return pod.metadata?.name;
-    case 'metadata.namespace': return pod.metadata?.namespace;
-    case 'metadata.uid': return pod.metadata?.uid;
-    case 'spec.nodeName': return pod.spec?.nodeName;
-    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName;
-    case 'status.podIP': case 'status.podIPs': return info.podIp;
-    case 'status.hostIP': case 'status.hostIPs': return info.hostIp;
-    default: return undefined;
-  }
-}
 
 /** Expands `$(VAR)` references to variables defined earlier, as the kubelet does; `$$` escapes. */
 export function expandVars(value: string, env: Record<string, string>): string {
@@ -89,7 +76,8 @@ export function buildContainerEnv(pod: V1Pod, container: V1Container, info: PodR
     if (!src) {
       env[e.name] = '';
     } else if (src.fieldRef) {
-      env[e.name] = fieldValue(pod, src.fieldRef.fieldPath, info) ?? '';
+      // The pod's IPs as the node knows them now (the stored status may not have them yet).
+      env[e.name] = resolveFieldRef({ metadata: pod.metadata, spec: pod.spec, status: { podIP: info.podIp, hostIP: info.hostIp } }, src.fieldRef.fieldPath) ?? '';
     } else if (src.configMapKeyRef) {
       const v = sources.configMaps[src.configMapKeyRef.name ?? '']?.[src.configMapKeyRef.key];
       if (v === undefined) {

@@ -12,7 +12,7 @@ import { buildLogger } from '../../../core/logging.js';
 import { buildRegistry } from '../../../core/metrics.js';
 import { CONTROL_PATH, type OperatorToSidecar, type SidecarToOperator } from '../../../core/control/protocol.js';
 import type { RoutingTable } from '../../../core/routing/table.js';
-import { buildKubeClient, resourcePath, type KubeClient } from '../../../operator/kube/client.js';
+import { buildKubeClient, resourcePath, type KubeClient } from '../../../core/kube/client.js';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../../../operator/operator.js';
 import { eventually } from './cluster.js';
 

@@ -1,5 +1,5 @@
 // A small JSON client for the Kubernetes API over node:https, authenticated from a client-node
-// KubeConfig. Objects travel as plain JSON (never through client-node's ObjectSerializer, which
+// KubeConfig; shared by the operator and the CLI. Objects travel as plain JSON (never through client-node's ObjectSerializer, which
 // drops fields it does not know). Errors carry `code` and `body` so core/errors.ts classifies them.
 
 import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
@@ -68,7 +68,7 @@ export function buildKubeClient(kc: KubeConfig): KubeClient {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(full, resolve);
       req.on('error', reject);
-      if (!streaming) req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+      if (!streaming) req.setTimeout(30_000, () => req.destroy(Object.assign(new Error(`${method} ${path} timed out`), { code: 'ETIMEDOUT' })));
       req.end(payload);
     });
   }
@@ -113,10 +113,10 @@ export function buildKubeClient(kc: KubeConfig): KubeClient {
   };
 }
 
-/** Collection path of a resource, e.g. apis/apps/v1 deployments in a namespace. */
+/** Path of a resource (its collection when name is absent), e.g. /apis/apps/v1/namespaces/shop/deployments/checkout. */
 export function resourcePath(group: string, version: string, plural: string, namespace?: string, name?: string, sub?: string): string {
   const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
-  return `${base}${namespace ? `/namespaces/${namespace}` : ''}/${plural}${name ? `/${name}` : ''}${sub ? `/${sub}` : ''}`;
+  return `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ''}/${plural}${name ? `/${encodeURIComponent(name)}` : ''}${sub ? `/${sub}` : ''}`;
 }
 
 export const MERGE_PATCH = 'application/merge-patch+json';
