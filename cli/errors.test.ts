@@ -44,7 +44,7 @@ describe('describeRefusal', () => {
   it.each([
     [403, 'token matches no intercept on this pod', /sidecar does not route this Intercept/, true],
     [401, 'no token', /sidecar saw no token/, false],
-    [403, JSON.stringify({ kind: 'Status', message: 'pods "x" is forbidden: User "bob" cannot create resource "pods/proxy"' }), /API server does not let you open the pod proxy \(403\).*Ask for "get" and "create" on "pods\/proxy"/, false],
+    [403, JSON.stringify({ kind: 'Status', message: 'pods "x" is forbidden: User "bob" cannot get resource "pods/proxy"' }), /API server does not let you open the pod proxy \(403\).*Ask for "get" on "pods\/proxy"/, false],
     [401, JSON.stringify({ kind: 'Status', message: 'Unauthorized' }), /API server did not accept your credentials/, false],
     [503, JSON.stringify({ kind: 'Status', message: 'no endpoints' }), /API server answered 503: no endpoints/, false],
   ])('%s %s', (code, reason, message, refresh) => {

@@ -24,7 +24,7 @@ export function describeRefusal(status: number, reason: string): Refusal {
     if (parsed.kind === 'Status') apiMessage = parsed.message ?? '';
   } catch { /* the sidecar's plain reason */ }
   if (apiMessage !== undefined) {
-    if (status === 403) return { message: `the API server does not let you open the pod proxy (403): ${apiMessage}. Ask for "get" and "create" on "pods/proxy"`, refreshToken: false };
+    if (status === 403) return { message: `the API server does not let you open the pod proxy (403): ${apiMessage}. Ask for "get" on "pods/proxy" (the tunnel is a WebSocket upgrade, a GET)`, refreshToken: false };
     if (status === 401) return { message: 'the API server did not accept your credentials (401)', refreshToken: false };
     return { message: `the API server answered ${status}: ${apiMessage}`, refreshToken: false };
   }

@@ -152,7 +152,8 @@ describe('the Helm chart', () => {
     const bindings = ms.filter((m) => m.kind === 'RoleBinding' || m.kind === 'ClusterRoleBinding') as Array<Manifest & { subjects: Array<{ name: string }> }>;
     expect(bindings.flatMap((b) => b.subjects.map((s) => s.name))).not.toContain('detour-webhook');
     const developer = find(ms, 'ClusterRole', 'detour-developer')!;
-    expect(developer.rules).toContainEqual(expect.objectContaining({ resources: ['pods/proxy'], verbs: expect.arrayContaining(['get', 'create']) }));
+    // The tunnel is a WebSocket upgrade (a GET): no create, which would allow POST to any pod port.
+    expect(developer.rules).toContainEqual({ apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] });
     expect(developer.rules).toContainEqual(expect.objectContaining({ apiGroups: ['detour.dev'], resources: ['intercepts'], verbs: expect.arrayContaining(['create', 'get', 'list', 'watch', 'delete']) }));
     expect(developer.rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
   });
