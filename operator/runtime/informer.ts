@@ -1,12 +1,14 @@
 // An informer over the raw JSON client: list, then watch from the list's resourceVersion, with
 // what client-node's informer lacks: restart after any error with capped backoff, a relist on 410
 // Gone, a staleness watchdog (no event or bookmark for `staleAfterMs` → relist) and a periodic
-// resync that replays every cached object as an update.
+// resync that replays every cached object as an update. The client (list and watch) and the timers
+// are parameters, so unit tests drive it with a fake API and a fake clock.
 
 import type { Logger } from '../../core/logging.js';
-import { describeApiError } from '../../core/errors.js';
+import { classifyApiError, describeApiError } from '../../core/errors.js';
 import type { KubeClient } from '../../core/kube/client.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { backoffDelay } from './backoff.js';
+import { realTimers, type Timers } from './timers.js';
 
 export interface KubeObject {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -20,7 +22,8 @@ export interface InformerHandlers<T> {
 
 export interface InformerOptions<T> {
   name: string;
-  client: KubeClient;
+  /** Only `request` (list) and `stream` (watch) are used. */
+  client: Pick<KubeClient, 'request' | 'stream'>;
   /** Collection path, e.g. /apis/apps/v1/deployments (all namespaces). */
   path: string;
   labelSelector?: string;
@@ -31,9 +34,19 @@ export interface InformerOptions<T> {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   watchTimeoutSeconds?: number;
+  timers?: Timers;
 }
 
 class Gone extends Error {}
+
+/** An ERROR event other than 410 in a watch stream; `code` and `body.reason` as describeApiError reads them. */
+class WatchEventError extends Error {
+  readonly body: { reason?: string };
+  constructor(readonly code: number | undefined, reason: string | undefined) {
+    super(`the watch sent an ERROR event (${code ?? 'no code'}, ${reason ?? 'no reason'})`);
+    this.body = { reason };
+  }
+}
 
 export function objectKey(o: KubeObject): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
@@ -45,26 +58,33 @@ export class Informer<T extends KubeObject> {
   private readonly syncWaiters: Array<() => void> = [];
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
-  private resyncTimer?: NodeJS.Timeout;
+  private cancelResync?: () => void;
+  private readonly timers: Timers;
   /** Times the informer (re)listed; exposed for tests and metrics. */
   lists = 0;
 
-  constructor(private readonly opts: InformerOptions<T>) {}
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.timers = opts.timers ?? realTimers;
+  }
 
   start(): void {
     if (this.loop) return;
     this.loop = this.run();
-    if (this.opts.resyncMs) {
-      this.resyncTimer = setInterval(() => {
-        for (const o of this.store.values()) this.opts.handlers.onUpdate?.(o, o);
-      }, this.opts.resyncMs);
-      this.resyncTimer.unref();
+    const every = this.opts.resyncMs;
+    if (every) {
+      const schedule = () => {
+        this.cancelResync = this.timers.after(every, () => {
+          for (const o of this.store.values()) this.opts.handlers.onUpdate?.(o, o);
+          if (!this.abort.signal.aborted) schedule();
+        });
+      };
+      schedule();
     }
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.cancelResync?.();
     await this.loop;
   }
 
@@ -91,21 +111,22 @@ export class Informer<T extends KubeObject> {
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
+    // Failures in a row; reset only once a watch delivers an event, so a list that succeeds
+    // followed by a watch that fails at once still backs off further each time.
     let attempt = 0;
     while (!signal.aborted) {
       try {
         const rv = await this.relist(signal);
-        attempt = 0;
-        await this.watch(rv, signal);
+        await this.watch(rv, signal, () => { attempt = 0; });
       } catch (err) {
         if (signal.aborted) break;
-        if (err instanceof Gone) {
+        if (err instanceof Gone || classifyApiError(err) === 'expired') {
           this.log().info({ informer: this.opts.name }, 'Relisting after the watch expired (410 Gone)');
           continue;
         }
         const delay = backoffDelay(attempt++, this.opts.backoffInitialMs ?? 200, this.opts.backoffMaxMs ?? 30_000);
         this.log().warn({ informer: this.opts.name, ...describeApiError(err), retryInMs: delay }, 'Restarting informer after an error');
-        await sleep(delay, signal);
+        await this.timers.sleep(delay, signal);
       }
     }
   }
@@ -146,7 +167,7 @@ export class Informer<T extends KubeObject> {
     return rv;
   }
 
-  private async watch(startRv: string, signal: AbortSignal): Promise<void> {
+  private async watch(startRv: string, signal: AbortSignal, onProgress: () => void): Promise<void> {
     let rv = startRv;
     const staleAfter = this.opts.staleAfterMs ?? 5 * 60_000;
     while (!signal.aborted) {
@@ -155,11 +176,11 @@ export class Informer<T extends KubeObject> {
       signal.addEventListener('abort', onOuterAbort, { once: true });
       let stale = false;
       let gone = false;
-      let watchdog: NodeJS.Timeout | undefined;
+      let failed: WatchEventError | undefined;
+      let cancelWatchdog: (() => void) | undefined;
       const feed = () => {
-        if (watchdog) clearTimeout(watchdog);
-        watchdog = setTimeout(() => { stale = true; ac.abort(); }, staleAfter);
-        watchdog.unref();
+        cancelWatchdog?.();
+        cancelWatchdog = this.timers.after(staleAfter, () => { stale = true; ac.abort(); });
       };
       feed();
       try {
@@ -167,13 +188,16 @@ export class Informer<T extends KubeObject> {
           this.opts.path,
           { watch: 1, resourceVersion: rv, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector, timeoutSeconds: this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 60) },
           (raw) => {
+            if (ac.signal.aborted) return;
             feed();
-            const ev = raw as { type: string; object: T & { code?: number } };
+            const ev = raw as { type: string; object: T & { code?: number; reason?: string } };
             if (ev.type === 'ERROR') {
-              if (ev.object.code === 410) gone = true;
+              if (ev.object?.code === 410) gone = true;
+              else failed = new WatchEventError(ev.object?.code, ev.object?.reason);
               ac.abort();
               return;
             }
+            onProgress();
             if (ev.object?.metadata?.resourceVersion) rv = ev.object.metadata.resourceVersion;
             if (ev.type === 'BOOKMARK') return;
             const key = objectKey(ev.object);
@@ -189,11 +213,15 @@ export class Informer<T extends KubeObject> {
           },
           ac.signal,
         );
+      } catch (err) {
+        // The watchdog may fire before the server even answered; that is a silent watch too.
+        if (!stale) throw err;
       } finally {
-        if (watchdog) clearTimeout(watchdog);
+        cancelWatchdog?.();
         signal.removeEventListener('abort', onOuterAbort);
       }
       if (gone) throw new Gone();
+      if (failed) throw failed;
       if (stale) {
         this.log().warn({ informer: this.opts.name, staleAfterMs: staleAfter }, 'Relisting after a silent watch');
         return; // relist
