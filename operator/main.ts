@@ -6,6 +6,9 @@
 //   POD_NAME                      leader-election identity (default: hostname + random suffix)
 //   POD_NAMESPACE                 namespace of the Lease (default detour-system)
 //   DETOUR_LEASE_NAME             default detour-operator
+//   DETOUR_LEASE_DURATION_SECONDS default 15 (a standby takes over a crashed leader's lease after this)
+//   DETOUR_RENEW_DEADLINE_SECONDS default 10 (the leader steps down when it could not renew for this)
+//   DETOUR_RETRY_PERIOD_SECONDS   default 2 (how often the lease is tried or renewed)
 //   DETOUR_CONTROL_PORT           default 8081 (control channel, ws path /control)
 //   DETOUR_HEALTH_PORT            default 8082 (/healthz, /readyz)
 //   DETOUR_METRICS_PORT           default 8080 (/metrics)
@@ -49,6 +52,9 @@ async function main(): Promise<void> {
     metricsPort: num(env.DETOUR_METRICS_PORT, OPERATOR_METRICS_PORT),
     workers: num(env.DETOUR_WORKERS, 4),
     resyncMs: num(env.DETOUR_RESYNC_SECONDS, 600) * 1000,
+    leaseDurationMs: num(env.DETOUR_LEASE_DURATION_SECONDS, 15) * 1000,
+    renewDeadlineMs: num(env.DETOUR_RENEW_DEADLINE_SECONDS, 10) * 1000,
+    retryPeriodMs: num(env.DETOUR_RETRY_PERIOD_SECONDS, 2) * 1000,
     webhookCertificates: certManager === 'cert-manager' ? undefined : {
       namespace,
       secretName: env.DETOUR_WEBHOOK_SECRET ?? 'detour-webhook-tls',
