@@ -1,0 +1,151 @@
+// Item 2: requests through the developer tunnel (client → sidecar → WebSocket + HTTP/2 → developer
+// end → local service) against a raw TCP relay with the same process layout (client → relay in the
+// sidecar's place → relay in the developer's place → the same local service). The relay is the floor
+// any tunnel has to pay: two extra loopback hops, no parsing.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { CONTROL_PATH, type OperatorToSidecar, type SidecarToOperator } from '../core/control/protocol.js';
+import type { RoutingTable } from '../core/routing/table.js';
+import { hashToken } from '../core/tunnel/protocol.js';
+import { goalAtLeast, goalAtMost, type Figure, type SectionResult } from './figures.js';
+import { closedLoop, fixedRate, keepAliveAgent, timedRequest, wrk, type Target, type ThroughputRun } from './load.js';
+import { startSidecarProcess } from './passthrough.js';
+import type { BenchPlan } from './plan.js';
+import { startRole, type Child } from './processes.js';
+import { percentile, ratioOf, summarize } from './stats.js';
+import type { Tools } from './ensure-tools.js';
+
+export const BENCH_USER = { 'x-detour-user': 'bench' };
+const TOKEN = 'bench-token-0123456789';
+
+/** A stand-in for the operator's control channel: pushes one table to every sidecar that connects, records acks. */
+export async function startFakeOperator(table: RoutingTable): Promise<{ url: string; acked: Promise<void>; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: CONTROL_PATH });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  let onAck: () => void = () => undefined;
+  const acked = new Promise<void>((r) => { onAck = r; });
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ type: 'table', table } satisfies OperatorToSidecar));
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as SidecarToOperator;
+      if (msg.type === 'ack' && msg.version === table.version) onAck();
+    });
+  });
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}${CONTROL_PATH}`,
+    acked,
+    close: () => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
+  };
+}
+
+export async function benchTunnel(plan: BenchPlan, tools: Tools, log: (l: string) => void): Promise<SectionResult> {
+  const section = '2 tunnel';
+  const notes: string[] = [];
+  const children: Child[] = [];
+  const table: RoutingTable = {
+    version: 1, epoch: 'bench', workload: { kind: 'Deployment', namespace: 'bench', name: 'bench' },
+    routes: [{ intercept: 'bench/dev', port: 'http', match: { headers: [{ name: 'x-detour-user', exact: 'bench' }] }, mode: 'Steal', fallback: 'Reject', tokenHash: hashToken(TOKEN) }],
+  };
+  const operator = await startFakeOperator(table);
+  try {
+    const app = await startRole<{ port: number }>('app', { bodyBytes: 1024, name: 'cluster-app' });
+    children.push(app as Child);
+    const laptop = await startRole<{ port: number }>('app', { bodyBytes: 1024, name: 'laptop' });
+    children.push(laptop as Child);
+    const dir = mkdtempSync(join(tmpdir(), 'detour-bench-'));
+    writeFileSync(join(dir, 'token'), 'bench-projected-token');
+    const sidecar = await startSidecarProcess(app.info.port, { DETOUR_OPERATOR_URL: operator.url, DETOUR_TOKEN_PATH: join(dir, 'token') });
+    children.push(sidecar as Child);
+    await operator.acked;
+    const dev = await startRole('developer', { url: `ws://127.0.0.1:${sidecar.info.tunnelPort}/tunnel`, token: TOKEN, target: `http://127.0.0.1:${laptop.info.port}` });
+    children.push(dev);
+    const relay2 = await startRole<{ port: number }>('relay', { targetPort: laptop.info.port });
+    const relay1 = await startRole<{ port: number }>('relay', { targetPort: relay2.info.port });
+    children.push(relay2 as Child, relay1 as Child);
+
+    // The tunnel is registered once the developer's HTTP/2 settings arrived: wait until a matching request reaches the laptop.
+    const probeAgent = keepAliveAgent();
+    for (let i = 0; ; i++) {
+      const r = await timedRequest({ host: '127.0.0.1', port: sidecar.info.port, path: '/', headers: BENCH_USER }, probeAgent).catch(() => undefined);
+      if (r?.status === 200) break;
+      if (i > 200) throw new Error('matching requests never reached the developer tunnel');
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    probeAgent.destroy();
+
+    type Path = 'tunnel' | 'relay';
+    const ports: Record<Path, number> = { tunnel: sidecar.info.port, relay: relay1.info.port };
+    const target = (p: Path, path = '/api/items'): Target => ({ host: '127.0.0.1', port: ports[p], path, headers: BENCH_USER });
+    const throughput = (p: Path, seconds: number): Promise<ThroughputRun> => (tools.wrk
+      ? wrk(tools.wrk, `http://127.0.0.1:${ports[p]}/api/items`, plan.connections, seconds, BENCH_USER)
+      : closedLoop(target(p), plan.connections, seconds));
+    const bulkPath = `/big?bytes=${plan.bulkBytes}`;
+    const bulk = async (p: Path, repeat: number, untilMs: number): Promise<Child> => startRole('download', { port: ports[p], path: bulkPath, headers: BENCH_USER, repeat, untilMs });
+
+    for (const p of ['tunnel', 'relay'] as Path[]) await throughput(p, 1); // warm-up
+    const m = { tunnel: mk(), relay: mk() };
+    for (let round = 0; round < plan.rounds; round++) {
+      const order: Path[] = round % 2 === 0 ? ['tunnel', 'relay'] : ['relay', 'tunnel'];
+      for (const p of order) {
+        const t = await throughput(p, plan.throughputSeconds);
+        m[p].rps.push(t.rps);
+        m[p].errors += t.errors;
+      }
+      for (const p of order) {
+        const d = await bulk(p, 1, 0);
+        const [res] = await waitResults(d);
+        if (!res || res.bytes !== plan.bulkBytes) throw new Error(`bulk transfer over ${p} returned ${res?.bytes} bytes`);
+        m[p].streamMBps.push(res.bytes / 1e6 / res.seconds);
+      }
+      for (const p of order) {
+        const agent = keepAliveAgent();
+        const idle = await fixedRate(target(p), plan.probeRate, plan.latencySeconds * 1000, agent);
+        const d = await bulk(p, 50, plan.latencySeconds * 1000);
+        await new Promise((r) => setTimeout(r, 200)); // let the transfer reach full speed
+        const busy = await fixedRate(target(p), plan.probeRate, plan.latencySeconds * 1000, agent);
+        const done = await waitResults(d);
+        agent.destroy();
+        m[p].idleP99.push(percentile(idle.latenciesMs, 99));
+        m[p].busyP99.push(percentile(busy.latenciesMs, 99));
+        m[p].idleP50.push(percentile(idle.latenciesMs, 50));
+        m[p].busyP50.push(percentile(busy.latenciesMs, 50));
+        m[p].errors += idle.errors + busy.errors;
+        m[p].bulkDuringProbe.push(done.reduce((a, r) => a + r.bytes, 0));
+      }
+      log(`  tunnel round ${round + 1}/${plan.rounds}: ${order.map((p) => `${p} ${Math.round(m[p].rps[round]!)} req/s, ${m[p].streamMBps[round]!.toFixed(0)} MB/s, 1 KB p99 idle ${m[p].idleP99[round]!.toFixed(2)} ms / busy ${m[p].busyP99[round]!.toFixed(2)} ms`).join('; ')}`);
+    }
+
+    const figures: Figure[] = [];
+    const add = (name: string, value: ReturnType<typeof summarize>, unit: string, note?: string, goal?: Figure['goal']): void => { figures.push({ section, name, value, unit, note, goal }); };
+    for (const p of ['tunnel', 'relay'] as Path[]) {
+      add(`${p} requests/s`, summarize(m[p].rps), 'req/s', `wrk -t1 -c${plan.connections}, 1 KB answers`);
+      add(`${p} 100 MB stream`, summarize(m[p].streamMBps), 'MB/s');
+      add(`${p} 1 KB p99 idle / during 100 MB transfers`, summarize(m[p].idleP99), 'ms', `during: ${summarize(m[p].busyP99).median.toFixed(2)} ms (p50 ${summarize(m[p].idleP50).median.toFixed(2)} → ${summarize(m[p].busyP50).median.toFixed(2)} ms) at ${plan.probeRate}/s`);
+    }
+    const rps = ratioOf(m.tunnel.rps, m.relay.rps);
+    add('requests/s: tunnel / raw relay', rps, 'x', undefined, goalAtLeast(rps.median, 0.85));
+    const stream = ratioOf(m.tunnel.streamMBps, m.relay.streamMBps);
+    add('100 MB stream: tunnel / raw relay', stream, 'x', undefined, goalAtLeast(stream.median, 0.85));
+    const hol = ratioOf(m.tunnel.busyP99, m.tunnel.idleP99);
+    add('tunnel 1 KB p99: during bulk / idle', hol, 'x', 'same tunnel carries both', goalAtMost(hol.median, 2));
+    add('relay 1 KB p99: during bulk / idle', ratioOf(m.relay.busyP99, m.relay.idleP99), 'x', 'separate TCP connections (reference)');
+    notes.push(`errors: tunnel ${m.tunnel.errors}, relay ${m.relay.errors}`);
+    return { section, figures, notes, raw: m };
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+    await operator.close();
+  }
+}
+
+function mk() {
+  return { rps: [] as number[], streamMBps: [] as number[], idleP99: [] as number[], busyP99: [] as number[], idleP50: [] as number[], busyP50: [] as number[], bulkDuringProbe: [] as number[], errors: 0 };
+}
+
+async function waitResults(child: Child): Promise<Array<{ seconds: number; bytes: number }>> {
+  if (child.proc.exitCode === null && child.proc.signalCode === null) await new Promise((r) => child.proc.once('exit', r));
+  return child.lines.map((l) => JSON.parse(l) as { seconds: number; bytes: number });
+}
