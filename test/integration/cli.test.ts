@@ -16,7 +16,7 @@ import { ensureControlPlaneBinaries } from '../controlplane/binaries.js';
 import { assertCliBuilt, REPO_ROOT, runCli, startCli, startLocalServer, type CliProcess, type LocalServer } from './support/cli.js';
 import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
 import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { execInPod, isReady, waitForReadyPods } from './support/pods.js';
+import { execInPod, isReady, waitForReadyPods, waitForServiceEndpoints } from './support/pods.js';
 
 const run = promisify(execFile);
 assertCliBuilt();
@@ -149,7 +149,12 @@ describe('the README walkthrough, exactly as written', () => {
     const curls = shLines.filter((l) => l.includes(' -- curl ')).map((l) => l.slice(l.indexOf(' -- ') + 4));
     const withHeader = curls.find((c) => c.includes('x-detour-user: alice'))!;
     const without = curls.find((c) => !c.includes('x-detour-user'))!;
-    // kube-proxy programs the rolled-out pods into the Service within a moment, as in any cluster.
+    // After the opt-in rollout the Service must point at the injected pods only (old ones linger in
+    // the EndpointSlice for a moment), and kube-proxy programs that within a moment, as in any cluster.
+    const injected = (await core.listNamespacedPod({ namespace: 'shop', labelSelector: 'app=checkout' })).items
+      .filter((p) => !p.metadata?.deletionTimestamp && isReady(p) && (p.spec?.initContainers ?? []).some((c) => c.name === 'detour-sidecar'));
+    expect(injected).toHaveLength(2);
+    await waitForServiceEndpoints(kc, 'shop', 'checkout', injected);
     await eventually('the Service to answer from the client pod', () => execInPod(client, ['sh', '-c', without]).then(() => true), 30_000);
     for (let n = 0; n < 8; n++) {
       expect((await execInPod(client, ['sh', '-c', withHeader])).trim()).toBe('hello from my laptop');

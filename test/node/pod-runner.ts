@@ -22,6 +22,11 @@ export interface PodRunnerDeps {
   log: (line: string) => void;
   /** Called whenever the status this runner would report changes. */
   onStatus: (status: V1PodStatus) => void;
+  /**
+   * The folder the image map's programs live in (the repository). Like an image's /app, it stays
+   * visible whatever the pod mounts: an emptyDir at /tmp must not hide a checkout under /tmp.
+   */
+  appRoot?: string;
 }
 
 interface RunningContainer {
@@ -270,13 +275,14 @@ export class PodRunner {
 
   private async startContainer(c: RunningContainer, once = false): Promise<void> {
     if (this.stopped) return;
-    const cmd = resolveImage(this.deps.imageMap, c.spec);
-    if (typeof cmd === 'string') {
-      c.state.phase = { kind: 'waiting', reason: 'ErrImagePull', message: cmd };
-      this.deps.log(`Failed to start container ${c.spec.name} of pod ${this.name}: ${cmd}`);
+    const resolved = resolveImage(this.deps.imageMap, c.spec);
+    if (typeof resolved === 'string') {
+      c.state.phase = { kind: 'waiting', reason: 'ErrImagePull', message: resolved };
+      this.deps.log(`Failed to start container ${c.spec.name} of pod ${this.name}: ${resolved}`);
       this.changed();
       return;
     }
+    let cmd = resolved;
     const envResult = buildContainerEnv(this.pod, c.spec, { podIp: this.podIp ?? '', hostIp: this.deps.net.nodeAddress, serviceEnv: this.deps.serviceEnv }, await this.envSources(c.spec));
     if ('error' in envResult) {
       c.state.phase = { kind: 'waiting', reason: 'CreateContainerConfigError', message: envResult.error };
@@ -291,6 +297,15 @@ export class PodRunner {
     const hides = (target: string) => `${this.deps.dir}/`.startsWith(`${target.replace(/\/+$/, '')}/`);
     const mounts = [...all.filter((m) => !hides(m.target)), ...all.filter((m) => hides(m.target))];
     const prelude = mounts.map((m) => `mkdir -p ${quote(m.target)} && mount --bind ${quote(m.source)} ${quote(m.target)}`);
+    // The programs' folder is bound to a path of the pod's own before any volume can hide it.
+    const appRoot = this.deps.appRoot?.replace(/\/+$/, '');
+    if (appRoot && [cmd.command, ...cmd.args].some((a) => a.startsWith(`${appRoot}/`))) {
+      const stage = join(this.deps.dir, 'app');
+      mkdirSync(stage, { recursive: true, mode: 0o755 });
+      prelude.unshift(`mount --bind ${quote(appRoot)} ${quote(stage)}`);
+      const rebase = (a: string) => (a.startsWith(`${appRoot}/`) ? stage + a.slice(appRoot.length) : a);
+      cmd = { command: rebase(cmd.command), args: cmd.args.map(rebase) };
+    }
     const { uid, gid } = this.runAsUser(c.spec);
     const drop = uid !== undefined && uid !== 0 ? ['setpriv', `--reuid=${uid}`, `--regid=${gid ?? uid}`, '--clear-groups', '--'] : [];
     const inner = ['sh', '-c', [...prelude, 'exec "$@"'].join(' && '), 'sh', ...drop, cmd.command, ...cmd.args];

@@ -89,6 +89,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         kubeProxyBinary: plane.binaries['kube-proxy'],
         net,
         imageMap: options.imageMap ?? defaultImageMap(options.repoRoot),
+        appRoot: options.repoRoot,
         dir: join(plane.dir, 'node'),
         log,
       });

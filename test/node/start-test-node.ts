@@ -24,6 +24,8 @@ export interface TestNodeOptions {
    * container that mounts an emptyDir at /tmp must not hide the sources of its other mounts.
    */
   podsDir?: string;
+  /** The folder the image map's programs live in (kept visible inside containers). */
+  appRoot?: string;
   name?: string;
   log?: (line: string) => void;
 }
@@ -200,6 +202,7 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
           net,
           imageMap: options.imageMap,
           dir: join(podsDir, uid),
+          appRoot: options.appRoot,
           serviceEnv,
           dnsServer: net.hostAddress,
           log,

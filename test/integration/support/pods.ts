@@ -41,3 +41,18 @@ export async function waitForReadyPods(kc: KubeConfig, namespace: string, labelS
     return live.length === count && live.every(isReady) ? live : undefined;
   }, timeoutMs);
 }
+
+/**
+ * Waits until the Service's ready endpoints are exactly `pods` (e.g. after a rollout, when old pods
+ * still linger in the EndpointSlice for a moment), as a client of the Service would need.
+ */
+export async function waitForServiceEndpoints(kc: KubeConfig, namespace: string, service: string, pods: V1Pod[], timeoutMs = 60_000): Promise<void> {
+  const { DiscoveryV1Api } = await import('@kubernetes/client-node');
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const want = pods.map((p) => p.status!.podIP!).sort().join(',');
+  await eventually(`the endpoints of Service ${namespace}/${service} to be ${want}`, async () => {
+    const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
+    const ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready === true && !e.conditions?.terminating).flatMap((e) => e.addresses);
+    return [...new Set(ready)].sort().join(',') === want ? true : undefined;
+  }, timeoutMs);
+}
