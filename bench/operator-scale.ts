@@ -14,6 +14,7 @@ import { ControlHub, type SidecarConnection } from '../operator/control/hub.js';
 import { buildEventRecorder } from '../operator/events.js';
 import { KubeApiError, resourcePath, type KubeClient, type RequestInput } from '../core/kube/client.js';
 import { InterceptReconciler, type Secret } from '../operator/reconcile/reconciler.js';
+import { interceptIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from '../operator/reconcile/enqueue.js';
 import type { Pod, Workload } from '../operator/reconcile/workload.js';
 import { Informer, type KubeObject } from '../operator/runtime/informer.js';
 import { runWorkers, WorkQueue } from '../operator/runtime/workqueue.js';
@@ -178,20 +179,16 @@ export async function runOperatorScale(c: Config, result: (r: unknown) => void):
   const queue = new WorkQueue({});
   const add = (key: string): void => queue.add(key);
   const common = { client: api, logger, resyncMs: 0 };
-  const enqueueIntercept = (i: Intercept): void => {
-    add(interceptKey(i));
-    for (const s of intercepts.list()) {
-      if (s.metadata.namespace === i.metadata.namespace && s.spec.workload.name === i.spec.workload.name && s !== i) add(interceptKey(s));
-    }
+  const siblingsOf = (workloadKey: string): Intercept[] => intercepts.byIndex(WORKLOAD_INDEX, workloadKey);
+  const enqueueIntercepts = (old: Intercept | undefined, cur: Intercept | undefined): void => {
+    for (const key of planInterceptEnqueue(old, cur, siblingsOf)) add(key);
   };
   enqueueWorkload = (w) => {
-    for (const s of intercepts.list()) {
-      if (s.metadata.namespace === w.namespace && s.spec.workload.name === w.name && s.spec.workload.kind === w.kind) add(interceptKey(s));
-    }
+    for (const s of siblingsOf(workloadIndexKey(w))) add(interceptKey(s));
   };
   const intercepts: Informer<Intercept> = new Informer<Intercept>({
-    ...common, name: 'intercepts', path: resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL),
-    handlers: { onAdd: enqueueIntercept, onUpdate: (old, cur) => { enqueueIntercept(cur); if (old.spec.workload.name !== cur.spec.workload.name) enqueueIntercept(old); }, onDelete: enqueueIntercept },
+    ...common, name: 'intercepts', path: resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL), indexers: interceptIndexers,
+    handlers: { onAdd: (i) => enqueueIntercepts(undefined, i), onUpdate: (old, cur) => enqueueIntercepts(old, cur), onDelete: (i) => enqueueIntercepts(i, undefined) },
   });
   const workloadInformer = (kind: Workload['kind'], plural: string): Informer<Workload> => new Informer<Workload>({
     ...common, name: plural, path: resourcePath('apps', 'v1', plural),
@@ -218,9 +215,16 @@ export async function runOperatorScale(c: Config, result: (r: unknown) => void):
       queue.forget(key);
       if (r.requeueAfterMs !== undefined) queue.addAfter(key, r.requeueAfterMs);
     } catch (err) {
-      if (err instanceof KubeApiError && err.code === 409) conflicts++;
-      else errors++;
-      queue.addRateLimited(key);
+      // As operator/operator.ts: a 409 is requeued after a fixed delay (the echoed watch event
+      // normally re-queues it first), anything else with per-key backoff.
+      if (err instanceof KubeApiError && err.code === 409) {
+        conflicts++;
+        queue.forget(key);
+        queue.addAfter(key, 1000);
+      } else {
+        errors++;
+        queue.addRateLimited(key);
+      }
     } finally {
       inflight--;
     }
@@ -270,7 +274,7 @@ export async function runOperatorScale(c: Config, result: (r: unknown) => void):
   if (finished) {
     const t1 = performance.now();
     reconciles = 0;
-    for (const i of intercepts.list()) enqueueIntercept(i);
+    for (const i of intercepts.list()) add(interceptKey(i));
     await quiet();
     warmMs = performance.now() - t1;
   }

@@ -31,7 +31,7 @@ export function buildOperatorMetrics(registry: Registry, intercepts: () => Inter
     },
   });
   return {
-    reconcileTotal: new Counter({ name: 'controller_runtime_reconcile_total', help: 'Reconciliations per controller and result (success, error, requeue, requeue_after).', labelNames: ['controller', 'result'], registers }),
+    reconcileTotal: new Counter({ name: 'controller_runtime_reconcile_total', help: 'Reconciliations per controller and result (success, error, conflict, requeue, requeue_after).', labelNames: ['controller', 'result'], registers }),
     reconcileErrors: new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Reconciliation errors per controller.', labelNames: ['controller'], registers }),
     reconcileTime: new Histogram({ name: 'controller_runtime_reconcile_time_seconds', help: 'Time per reconciliation.', labelNames: ['controller'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     workqueueDepth: new Gauge({ name: 'workqueue_depth', help: 'Keys waiting in the work queue.', labelNames: ['name'], registers }),

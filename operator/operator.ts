@@ -20,6 +20,7 @@ import { ControlHub } from './control/hub.js';
 import { buildControlServer } from './control/server.js';
 import { authenticateSidecar } from './control/auth.js';
 import { InterceptReconciler, type Secret } from './reconcile/reconciler.js';
+import { interceptIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './reconcile/enqueue.js';
 import type { Workload } from './reconcile/workload.js';
 import { buildEventRecorder } from './events.js';
 import { buildOperatorMetrics } from './metrics.js';
@@ -75,6 +76,8 @@ export interface RunningOperator {
 }
 
 const CONTROLLER = 'intercept';
+/** Re-look after a 409 even if no watch event comes (the event normally comes first). */
+const CONFLICT_REQUEUE_MS = 1000;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -133,29 +136,25 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     };
     const common = { client, logger: clog, resyncMs: o.resyncMs ?? 10 * 60_000, staleAfterMs: o.staleAfterMs };
 
-    // Enqueue an intercept and its siblings on the same workload (conflicts depend on each other).
-    const enqueueIntercept = (i: Intercept) => {
-      add(interceptKey(i));
-      for (const s of intercepts.list()) {
-        if (s.metadata.namespace === i.metadata.namespace && s.spec.workload.name === i.spec.workload.name && s !== i) add(interceptKey(s));
-      }
+    // An Intercept event re-queues the Intercept, and its Steal siblings on the same workload and
+    // port only when their conflict decision can change (planInterceptEnqueue). Lookups go through
+    // the informer's workload index: O(siblings), not O(all Intercepts).
+    const siblingsOf = (workloadKey: string) => intercepts.byIndex(WORKLOAD_INDEX, workloadKey);
+    const enqueueIntercepts = (old: Intercept | undefined, cur: Intercept | undefined) => {
+      for (const key of planInterceptEnqueue(old, cur, siblingsOf)) add(key);
     };
     enqueueWorkload = (w: WorkloadRef) => {
-      for (const s of intercepts.list()) {
-        if (s.metadata.namespace === w.namespace && s.spec.workload.name === w.name && s.spec.workload.kind === w.kind) add(interceptKey(s));
-      }
+      for (const s of siblingsOf(workloadIndexKey(w))) add(interceptKey(s));
     };
     const intercepts: Informer<Intercept> = new Informer<Intercept>({
       ...common,
       name: 'intercepts',
       path: resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL),
+      indexers: interceptIndexers,
       handlers: {
-        onAdd: enqueueIntercept,
-        onUpdate: (old, cur) => {
-          enqueueIntercept(cur);
-          if (old.spec.workload.name !== cur.spec.workload.name) enqueueIntercept(old);
-        },
-        onDelete: enqueueIntercept,
+        onAdd: (i) => enqueueIntercepts(undefined, i),
+        onUpdate: (old, cur) => enqueueIntercepts(old, cur),
+        onDelete: (i) => enqueueIntercepts(i, undefined),
       },
     });
     const workloadInformer = (kind: Workload['kind'], plural: string) =>
@@ -200,11 +199,21 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
           metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'success' });
         }
       } catch (err) {
+        const { code, reason } = describeApiError(err);
+        if (code === 409) {
+          // Expected: someone wrote the object after the cache we read from (the reconciler already
+          // reconciles from its own last write). The watch event re-queues the key; the delayed add
+          // is the level-based safety net. Not an error, no per-key backoff, no token bucket.
+          metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'conflict' });
+          clog.debug({ intercept: key, code, reason }, 'Reconciled from a stale cache (409 Conflict); requeued');
+          queue.forget(key);
+          queue.addAfter(key, CONFLICT_REQUEUE_MS);
+          return;
+        }
         metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'error' });
         metrics.reconcileErrors.inc({ controller: CONTROLLER });
         metrics.workqueueRetries.inc({ name: CONTROLLER });
-        const { code, reason } = describeApiError(err);
-        (code === 409 ? clog.debug.bind(clog) : clog.warn.bind(clog))({ intercept: key, code, reason, retries: queue.limiter.retries(key) }, 'Failed to reconcile intercept; retrying');
+        clog.warn({ intercept: key, code, reason, retries: queue.limiter.retries(key) }, 'Failed to reconcile intercept; retrying');
         queue.addRateLimited(key);
       } finally {
         end();

@@ -53,4 +53,39 @@ describe('ControlHub', () => {
     hub.remove(a);
     expect(hub.stats(checkout, 'shop/x')).toEqual({ ready: 0, clients: 2 });
   });
+
+  it('re-queues the workload only when sidecar readiness or clients change, not on every ack or connect', () => {
+    const changes: string[] = [];
+    const hub = new ControlHub((w) => changes.push(w.name));
+    hub.reset('e3');
+    hub.startPublishing();
+    const a = conn(checkout);
+    hub.add(a); // not acknowledged yet: stats unchanged
+    expect(changes).toEqual([]);
+    hub.ack(a, 'e3', 1); // first ack of this epoch: ready 0 → 1
+    hub.ack(a, 'e3', 2); // later acks: still ready
+    hub.ack(a, 'e3', 3);
+    expect(changes).toEqual(['checkout']);
+    hub.ack(a, 'e2', 9); // an old epoch's table: no longer counted
+    expect(changes).toEqual(['checkout', 'checkout']);
+    hub.report(a, { 'shop/x': { clients: 1, routed: 0, fallback: 0 } });
+    hub.report(a, { 'shop/x': { clients: 1, routed: 5, fallback: 0 } }); // same clients
+    expect(changes).toEqual(['checkout', 'checkout', 'checkout']);
+  });
+
+  it('sends a new version only when a route really changed, whatever order its fields were built in', () => {
+    const hub = new ControlHub(() => undefined);
+    hub.reset('e4');
+    const c = conn(checkout);
+    hub.add(c);
+    hub.startPublishing();
+    const r: Route = { intercept: 'shop/a', port: 'http', mode: 'Steal', fallback: 'App', tokenHash: 'h', match: { headers: [{ name: 'x', exact: '1' }], pathPrefix: '/p' } };
+    hub.setRoute('shop/a', checkout, r);
+    hub.setRoute('shop/a', checkout, { tokenHash: 'h', fallback: 'App', match: { pathPrefix: '/p', headers: [{ exact: '1', name: 'x' }] }, mode: 'Steal', port: 'http', intercept: 'shop/a' });
+    hub.setRoute('shop/a', checkout, { ...r, tokenHash: 'h2' });
+    hub.setRoute('shop/gone', checkout, undefined); // never routed: nothing to withdraw
+    hub.setRoute('shop/a', checkout, undefined);
+    hub.setRoute('shop/a', checkout, undefined);
+    expect(c.got.map((m) => [m.table.version, m.table.routes.map((x) => x.tokenHash)])).toEqual([[0, []], [1, ['h']], [2, ['h2']], [3, []]]);
+  });
 });

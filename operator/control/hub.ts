@@ -4,6 +4,7 @@
 
 import type { Route, RoutingTable, WorkloadRef } from '../../core/routing/table.js';
 import type { InterceptReport, OperatorToSidecar } from '../../core/control/protocol.js';
+import { canonicalJson } from '../canonical-json.js';
 
 export interface SidecarConnection {
   id: number;
@@ -24,10 +25,21 @@ export function buildRoutes(routes: Iterable<Route>): Route[] {
   return [...routes].sort((a, b) => (a.intercept < b.intercept ? -1 : a.intercept > b.intercept ? 1 : 0));
 }
 
+interface RouteEntry {
+  workload: WorkloadRef;
+  workloadKey: string;
+  route: Route;
+  /** canonicalJson(route): equal routes have equal signatures. */
+  signature: string;
+}
+
 export class ControlHub {
   private readonly conns = new Map<string, Set<SidecarConnection>>();
   private readonly tables = new Map<string, RoutingTable>();
-  private readonly routes = new Map<string, { workload: WorkloadRef; route: Route }>();
+  /** intercept key → its route. */
+  private readonly routes = new Map<string, RouteEntry>();
+  /** workload key → intercept key → route: a table is rebuilt from its own workload's routes only. */
+  private readonly byWorkload = new Map<string, Map<string, Route>>();
   private publishing = false;
   epoch = '';
 
@@ -37,6 +49,7 @@ export class ControlHub {
   reset(epoch: string): void {
     this.epoch = epoch;
     this.routes.clear();
+    this.byWorkload.clear();
     this.tables.clear();
     this.publishing = false;
   }
@@ -51,30 +64,51 @@ export class ControlHub {
     return this.publishing;
   }
 
+  /**
+   * Sets (or, with undefined, withdraws) an intercept's route. Costs O(routes of its workload) when
+   * the route changed and O(size of the route) when it did not: the previous route is compared by
+   * signature, not by rebuilding and serialising the table.
+   */
   setRoute(interceptKey: string, workload: WorkloadRef, route: Route | undefined): void {
+    const key = workloadKey(workload);
     const prev = this.routes.get(interceptKey);
-    if (route) this.routes.set(interceptKey, { workload, route });
-    else this.routes.delete(interceptKey);
-    if (prev && workloadKey(prev.workload) !== workloadKey(workload)) this.recompute(prev.workload);
+    const signature = route ? canonicalJson(route) : undefined;
+    const unchanged = prev ? prev.workloadKey === key && prev.signature === signature : signature === undefined;
+    if (unchanged && this.tables.has(key)) return;
+    if (prev) this.dropRoute(interceptKey, prev);
+    if (route) {
+      this.routes.set(interceptKey, { workload, workloadKey: key, route, signature: signature! });
+      let set = this.byWorkload.get(key);
+      if (!set) this.byWorkload.set(key, (set = new Map()));
+      set.set(interceptKey, route);
+    }
+    if (prev && prev.workloadKey !== key) this.recompute(prev.workload);
     this.recompute(workload);
   }
 
   removeRoute(interceptKey: string): void {
     const prev = this.routes.get(interceptKey);
     if (!prev) return;
-    this.routes.delete(interceptKey);
+    this.dropRoute(interceptKey, prev);
     this.recompute(prev.workload);
+  }
+
+  private dropRoute(interceptKey: string, prev: RouteEntry): void {
+    this.routes.delete(interceptKey);
+    const set = this.byWorkload.get(prev.workloadKey);
+    set?.delete(interceptKey);
+    if (set?.size === 0) this.byWorkload.delete(prev.workloadKey);
   }
 
   table(workload: WorkloadRef): RoutingTable {
     return this.tables.get(workloadKey(workload)) ?? { version: 0, epoch: this.epoch, workload, routes: [] };
   }
 
+  /** Called only when the workload's routes changed (or it has no table yet): a new version. */
   private recompute(workload: WorkloadRef): void {
     const key = workloadKey(workload);
-    const routes = buildRoutes([...this.routes.values()].filter((r) => workloadKey(r.workload) === key).map((r) => r.route));
+    const routes = buildRoutes(this.byWorkload.get(key)?.values() ?? []);
     const current = this.table(workload);
-    if (JSON.stringify(current.routes) === JSON.stringify(routes) && this.tables.has(key)) return;
     const next: RoutingTable = { version: current.version + 1, epoch: this.epoch, workload, routes };
     this.tables.set(key, next);
     if (this.publishing) for (const c of this.conns.get(key) ?? []) this.sendTable(c);
@@ -91,7 +125,8 @@ export class ControlHub {
     set.add(c);
     this.onConnections?.(this.count());
     if (this.publishing) this.sendTable(c);
-    this.onChange(c.workload);
+    // No onChange: a new connection has acknowledged nothing and reported no clients, so `stats`
+    // is the same as before it came; its first ack of this epoch notifies.
   }
 
   remove(c: SidecarConnection): void {
@@ -101,9 +136,11 @@ export class ControlHub {
     this.onChange(c.workload);
   }
 
+  /** Notifies only when the ack changes `stats` (the first ack of this epoch, or one from another epoch). */
   ack(c: SidecarConnection, epoch: string, version: number): void {
+    const wasReady = c.acked?.epoch === this.epoch;
     c.acked = { epoch, version };
-    this.onChange(c.workload);
+    if (wasReady !== (epoch === this.epoch)) this.onChange(c.workload);
   }
 
   report(c: SidecarConnection, intercepts: Record<string, InterceptReport>): void {

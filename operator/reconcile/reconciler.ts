@@ -11,7 +11,9 @@ import { JSON_PATCH, MERGE_PATCH, resourcePath, type KubeClient } from '../../co
 import type { Informer } from '../runtime/informer.js';
 import type { ControlHub } from '../control/hub.js';
 import type { EventRecorder } from '../events.js';
-import { planConflicts } from './conflicts.js';
+import { normalisedPort, planConflicts } from './conflicts.js';
+import { WORKLOAD_INDEX, workloadIndexKey } from './enqueue.js';
+import { OwnWrites } from './own-writes.js';
 import { isRoutable, planIntercept, type Gathered } from './plan.js';
 import type { Pod, Workload } from './workload.js';
 
@@ -22,6 +24,7 @@ export interface Secret {
 
 export interface ReconcilerDeps {
   client: KubeClient;
+  /** Must carry `interceptIndexers` (siblings are read by workload, not by scanning the cache). */
   intercepts: Informer<Intercept>;
   workloads: Record<Workload['kind'], Informer<Workload>>;
   secrets: Informer<Secret>;
@@ -54,16 +57,23 @@ function ownsIt(s: Secret, i: Intercept): boolean {
 }
 
 export class InterceptReconciler {
+  /** Our own writes the cache has not shown yet (read-your-writes). */
+  private readonly written = new OwnWrites<Intercept>();
+
   constructor(private readonly d: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const d = this.d;
-    let i = d.intercepts.get(key);
-    if (!i) {
+    const cached = d.intercepts.get(key);
+    if (!cached) {
       // Gone (finalizer already removed, or deleted while we were not leading): withdraw its route.
+      this.written.forget(key);
       d.hub.removeRoute(key);
       return {};
     }
+    // The cache may not have seen our previous write yet: reconcile from that write instead, so
+    // we neither write the same status again nor write from a replaced resourceVersion (409).
+    let i = this.written.resolve(key, cached);
     const workload = workloadOf(i);
     const ns = i.metadata.namespace;
     const name = i.metadata.name;
@@ -85,18 +95,22 @@ export class InterceptReconciler {
     }
 
     if (!i.metadata.finalizers?.includes(FINALIZER)) {
-      i = await d.client.request<Intercept>('PATCH', interceptPath(ns, name), {
+      const from = i;
+      i = await this.forgetOnConflict(key, d.client.request<Intercept>('PATCH', interceptPath(ns, name), {
         contentType: MERGE_PATCH,
         body: { metadata: { finalizers: [...(i.metadata.finalizers ?? []), FINALIZER], resourceVersion: i.metadata.resourceVersion } },
-      });
+      }));
+      this.written.record(key, from, i);
     }
 
     // Gather.
     const now = d.now();
     const w = d.workloads[workload.kind].get(`${ns}/${workload.name}`);
     const pods = w ? await this.fetchPods(ns, w) : [];
-    const siblings = d.intercepts.list().filter((x) => x.metadata.namespace === ns && x.spec.workload.name === workload.name && x.spec.workload.kind === workload.kind);
-    const candidates = siblings.map((x) => (interceptKey(x) === key ? i! : x)).filter((x) => isRoutable(x, now));
+    // Conflicts are decided among the Steal intercepts on the same workload and port only.
+    const port = normalisedPort(i);
+    const siblings = d.intercepts.byIndex(WORKLOAD_INDEX, workloadIndexKey(workload)).filter((x) => interceptKey(x) !== key && normalisedPort(x) === port);
+    const candidates = [i, ...siblings].filter((x) => isRoutable(x, now));
     const conflictWith = planConflicts(candidates).get(key);
     const secretName = tokenSecretName(name);
     let secret = d.secrets.get(`${ns}/${secretName}`);
@@ -155,15 +169,30 @@ export class InterceptReconciler {
 
     if (plan.statusChanged) {
       try {
-        await d.client.request('PUT', interceptPath(ns, name, 'status'), { body: { ...i, status: plan.status } });
+        const from = i;
+        const written = await this.forgetOnConflict(key, d.client.request<Intercept>('PUT', interceptPath(ns, name, 'status'), { body: { ...i, status: plan.status } }));
+        if (written?.metadata) this.written.record(key, from, written);
       } catch (err) {
-        if (classifyApiError(err) === 'not-found') return {};
+        if (classifyApiError(err) === 'not-found') {
+          this.written.forget(key);
+          return {};
+        }
         throw err;
       }
       if (i.status?.phase !== plan.phase) d.logger.info({ intercept: key, phase: plan.phase, from: i.status?.phase }, 'Updated intercept phase');
     }
     for (const e of plan.events) await d.record(i, e);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs + 50 } : {};
+  }
+
+  /** A 409 means someone else wrote since: drop what we remember and let the next reconcile read the cache. */
+  private async forgetOnConflict<T>(key: string, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      if (classifyApiError(err) === 'conflict') this.written.forget(key);
+      throw err;
+    }
   }
 
   private async fetchPods(ns: string, w: Workload): Promise<Pod[]> {

@@ -156,6 +156,29 @@ describe('Informer', () => {
     await inf.stop();
   });
 
+  it('keeps its indexes in step with the cache through adds, updates, deletes and relists', async () => {
+    const api = new FakeApi();
+    const timers = new FakeTimers();
+    api.put('a'); api.put('b');
+    // Index by resourceVersion parity, so an update moves an object between index values.
+    const parity = (o: Obj) => [Number(o.metadata.resourceVersion) % 2 === 0 ? 'even' : 'odd'];
+    const { inf } = startInformer(api, timers, { indexers: { parity } });
+    await settle();
+    const names = (v: string) => inf.byIndex('parity', v).map((o) => o.metadata.name).sort();
+    expect([names('odd'), names('even')]).toEqual([['a'], ['b']]);
+    api.latestWatch().send({ type: 'ADDED', object: api.put('c') }); // @3
+    api.latestWatch().send({ type: 'MODIFIED', object: api.put('a') }); // @4
+    expect([names('odd'), names('even')]).toEqual([['c'], ['a', 'b']]);
+    api.latestWatch().send({ type: 'DELETED', object: api.remove('b') });
+    expect([names('odd'), names('even')]).toEqual([['c'], ['a']]);
+    api.put('c'); // @6, missed: seen only by the relist after a 410
+    api.latestWatch().send({ type: 'ERROR', object: { code: 410 } });
+    await settle();
+    expect([names('odd'), names('even')]).toEqual([[], ['a', 'c']]);
+    expect(() => inf.byIndex('nope', 'x')).toThrow(/no index nope/);
+    await inf.stop();
+  });
+
   it('relists after a 410 Gone and hands the handler exactly the difference: what changed unseen is added, updated or deleted once', async () => {
     const api = new FakeApi();
     const timers = new FakeTimers();

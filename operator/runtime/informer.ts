@@ -35,6 +35,11 @@ export interface InformerOptions<T> {
   backoffMaxMs?: number;
   watchTimeoutSeconds?: number;
   timers?: Timers;
+  /**
+   * Secondary indexes over the cache: name → the index values of an object. `byIndex(name, value)`
+   * then answers in O(matches) instead of scanning the cache.
+   */
+  indexers?: Record<string, (obj: T) => string[]>;
 }
 
 class Gone extends Error {}
@@ -54,6 +59,8 @@ export function objectKey(o: KubeObject): string {
 
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
+  /** index name → index value → object key → object. */
+  private readonly indexes = new Map<string, Map<string, Map<string, T>>>();
   private synced = false;
   private readonly syncWaiters: Array<() => void> = [];
   private readonly abort = new AbortController();
@@ -65,6 +72,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.timers = opts.timers ?? realTimers;
+    for (const name of Object.keys(opts.indexers ?? {})) this.indexes.set(name, new Map());
   }
 
   start(): void {
@@ -103,6 +111,48 @@ export class Informer<T extends KubeObject> {
 
   list(): T[] {
     return [...this.store.values()];
+  }
+
+  size(): number {
+    return this.store.size;
+  }
+
+  /** Cached objects whose indexer `name` yields `value`. Throws for an index that was not configured. */
+  byIndex(name: string, value: string): T[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer ${this.opts.name} has no index ${name}`);
+    const hits = index.get(value);
+    return hits ? [...hits.values()] : [];
+  }
+
+  private setObject(key: string, o: T): void {
+    const old = this.store.get(key);
+    if (old) this.unindex(key, old);
+    this.store.set(key, o);
+    for (const [name, index] of this.indexes) {
+      for (const v of this.opts.indexers![name]!(o)) {
+        let hits = index.get(v);
+        if (!hits) index.set(v, (hits = new Map()));
+        hits.set(key, o);
+      }
+    }
+  }
+
+  private deleteObject(key: string): void {
+    const old = this.store.get(key);
+    if (!old) return;
+    this.unindex(key, old);
+    this.store.delete(key);
+  }
+
+  private unindex(key: string, o: T): void {
+    for (const [name, index] of this.indexes) {
+      for (const v of this.opts.indexers![name]!(o)) {
+        const hits = index.get(v);
+        hits?.delete(key);
+        if (hits?.size === 0) index.delete(v);
+      }
+    }
   }
 
   private log() {
@@ -150,13 +200,13 @@ export class Informer<T extends KubeObject> {
       const key = objectKey(o);
       seen.add(key);
       const old = this.store.get(key);
-      this.store.set(key, o);
+      this.setObject(key, o);
       if (!old) this.opts.handlers.onAdd?.(o);
       else if (old.metadata.resourceVersion !== o.metadata.resourceVersion) this.opts.handlers.onUpdate?.(old, o);
     }
     for (const [key, o] of [...this.store]) {
       if (!seen.has(key)) {
-        this.store.delete(key);
+        this.deleteObject(key);
         this.opts.handlers.onDelete?.(o);
       }
     }
@@ -203,10 +253,10 @@ export class Informer<T extends KubeObject> {
             const key = objectKey(ev.object);
             const old = this.store.get(key);
             if (ev.type === 'DELETED') {
-              this.store.delete(key);
+              this.deleteObject(key);
               this.opts.handlers.onDelete?.(old ?? ev.object);
             } else {
-              this.store.set(key, ev.object);
+              this.setObject(key, ev.object);
               if (old) this.opts.handlers.onUpdate?.(old, ev.object);
               else this.opts.handlers.onAdd?.(ev.object);
             }

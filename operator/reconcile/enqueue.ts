@@ -1,0 +1,52 @@
+// Which Intercepts an event can affect (pure). An Intercept's own reconcile reads only its own
+// object, its workload, its Secret, the hub, and — for conflicts — the Steal intercepts on the same
+// workload and port. So an event re-queues the Intercept itself, and its Steal siblings on the same
+// workload and port only when the event can change its standing among them (added, deleted, spec,
+// creation or deletion changed, or it expired); a status-only write re-queues nobody else.
+
+import { interceptKey, type Intercept } from '../../core/api/intercept.js';
+import type { WorkloadRef } from '../../core/routing/table.js';
+import { normalisedPort } from './conflicts.js';
+
+/** Name of the Intercept informer's index by workload. */
+export const WORKLOAD_INDEX = 'workload';
+
+/** `namespace/Kind/name`: the key of a workload, as the index and the control hub spell it. */
+export function workloadIndexKey(w: WorkloadRef): string {
+  return `${w.namespace}/${w.kind}/${w.name}`;
+}
+
+export function interceptWorkloadKey(i: Intercept): string {
+  return workloadIndexKey({ kind: i.spec.workload.kind, namespace: i.metadata.namespace, name: i.spec.workload.name });
+}
+
+/** The indexers to give the Intercept informer. */
+export const interceptIndexers = { [WORKLOAD_INDEX]: (i: Intercept) => [interceptWorkloadKey(i)] };
+
+function isSteal(i: Intercept): boolean {
+  return (i.spec.mode ?? 'Steal') === 'Steal';
+}
+
+/** What other intercepts' conflict decision reads from this one. */
+function standing(i: Intercept): string {
+  return JSON.stringify([i.metadata.uid, i.metadata.creationTimestamp, i.metadata.deletionTimestamp !== undefined, i.status?.phase === 'Expired', i.spec]);
+}
+
+/**
+ * Keys to enqueue after an informer event on an Intercept: `old` undefined for an add, `cur`
+ * undefined for a delete. `siblingsOf(workloadKey)` lists the cached Intercepts of a workload.
+ */
+export function planInterceptEnqueue(old: Intercept | undefined, cur: Intercept | undefined, siblingsOf: (workloadKey: string) => readonly Intercept[]): string[] {
+  const self = cur ?? old;
+  if (!self) return [];
+  const keys = new Set([interceptKey(self)]);
+  if (old && cur && standing(old) === standing(cur)) return [...keys];
+  for (const v of [old, cur]) {
+    if (!v || !isSteal(v)) continue;
+    const port = normalisedPort(v);
+    for (const s of siblingsOf(interceptWorkloadKey(v))) {
+      if (isSteal(s) && normalisedPort(s) === port) keys.add(interceptKey(s));
+    }
+  }
+  return [...keys];
+}
