@@ -15,7 +15,7 @@ import { connectTunnel, type Tunnel } from '../../core/tunnel/developer.js';
 import { buildKubeClient, createIntercept, waitForIntercept } from './support/operator-harness.js';
 import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
 import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { isReady, waitForReadyPods } from './support/pods.js';
+import { isReady, waitForReadyPods, waitForServiceEndpoints } from './support/pods.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -135,8 +135,10 @@ describe('the chart installed into a cluster', () => {
       expect(statuses.find((s) => s.name === SIDECAR_CONTAINER)?.ready).toBe(true);
       expect(statuses.find((s) => s.name === 'app')?.ready).toBe(true);
     }
-    // Without an intercept, the sidecar passes everything through.
-    const res = await get('/hello', { 'x-detour-user': 'alice' });
+    // Without an intercept, the sidecar passes everything through (once kube-proxy has programmed the
+    // new Service, which takes a moment as in any cluster).
+    await waitForServiceEndpoints(kc, ns, 'checkout', pods);
+    const res = await eventually('the Service to answer', () => get('/hello', { 'x-detour-user': 'alice' }).catch(() => undefined));
     expect(JSON.parse(res.body)).toMatchObject({ path: '/hello', pod: expect.stringMatching(/^checkout-/) });
   });
 
