@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { goalAtLeast, goalAtMost, type Figure, type SectionResult } from './figures.js';
 import { closedLoop, fixedRate, keepAliveAgent, wrk, type Target, type ThroughputRun } from './load.js';
 import { childPids, cpuSeconds, rssBytes, sampleRss, sumOver } from './procfs.js';
-import { freePort, REPO_ROOT, sleep, startChild, startRole, waitForHttp, type Child } from './processes.js';
+import { freePort, profileArgs, REPO_ROOT, sleep, startChild, startRole, waitForHttp, type Child } from './processes.js';
 import { percentile, ratioOf, summarize } from './stats.js';
 import type { Tools } from './ensure-tools.js';
 import type { BenchPlan } from './plan.js';
@@ -67,7 +67,7 @@ export async function startSidecarProcess(appPort: number, extraEnv: Record<stri
     DETOUR_TUNNEL_PORT: String(tunnelPort), DETOUR_ADMIN_PORT: String(adminPort), DETOUR_LOG_LEVEL: 'info',
     ...extraEnv,
   };
-  return startChild(process.execPath, [join(REPO_ROOT, 'dist/sidecar/main.js')], {
+  return startChild(process.execPath, [...profileArgs('sidecar'), join(REPO_ROOT, 'dist/sidecar/main.js')], {
     name: 'sidecar', env,
     ready: async () => { await waitForHttp(`http://127.0.0.1:${adminPort}/readyz`); await waitForHttp(`http://127.0.0.1:${port}/`); return { port, tunnelPort, adminPort }; },
   });

@@ -53,11 +53,21 @@ export async function startChild<T = Record<string, unknown>>(
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      // A profiled process needs its graceful exit to write the profile (the sidecar drains for up to 10 s).
+      const t = setTimeout(() => proc.kill('SIGKILL'), process.env.BENCH_CPU_PROF ? 12_000 : 5000);
       await exited;
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * BENCH_CPU_PROF=<dir>: node arguments that make a process under test (sidecar, developer end) write
+ * V8 CPU profiles (one per thread) into <dir>/<name>/ when it exits. Empty otherwise.
+ */
+export function profileArgs(name: string): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, name)] : [];
 }
 
 /** A role of bench/roles.ts in its own Node process (TypeScript through tsx). */

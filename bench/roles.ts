@@ -2,6 +2,7 @@
 // Long-running roles print `READY <json>` once listening; one-shot roles print `RESULT <json>` lines
 // and exit. Everything binds 127.0.0.1 only.
 
+import { randomFillSync } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -67,7 +68,9 @@ async function relay(c: Config): Promise<void> {
 /** The developer end of a tunnel (what `detour` runs on a laptop), forwarding to `target`. */
 async function developer(c: Config): Promise<void> {
   const { connectTunnel } = await import('../core/tunnel/developer.js');
-  const tunnel = await connectTunnel({ url: String(c.url), token: String(c.token), target: String(c.target) });
+  // BENCH_TUNNEL_MASK=random: random masking keys as over a non-loopback ws:// URL (to measure what masking costs).
+  const randomMask = process.env.BENCH_TUNNEL_MASK === 'random' ? { webSocketOptions: { generateMask: (m: Buffer) => { randomFillSync(m); } } } : {};
+  const tunnel = await connectTunnel({ url: String(c.url), token: String(c.token), target: String(c.target), ...randomMask });
   ready({ ok: true });
   await tunnel.closed;
 }

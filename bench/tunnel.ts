@@ -15,7 +15,7 @@ import { goalAtLeast, goalAtMost, type Figure, type SectionResult } from './figu
 import { closedLoop, fixedRate, keepAliveAgent, timedRequest, wrk, type Target, type ThroughputRun } from './load.js';
 import { startSidecarProcess } from './passthrough.js';
 import type { BenchPlan } from './plan.js';
-import { startRole, type Child } from './processes.js';
+import { profileArgs, startRole, type Child } from './processes.js';
 import { percentile, ratioOf, summarize } from './stats.js';
 import type { Tools } from './ensure-tools.js';
 
@@ -61,7 +61,7 @@ export async function benchTunnel(plan: BenchPlan, tools: Tools, log: (l: string
     const sidecar = await startSidecarProcess(app.info.port, { DETOUR_OPERATOR_URL: operator.url, DETOUR_TOKEN_PATH: join(dir, 'token') });
     children.push(sidecar as Child);
     await operator.acked;
-    const dev = await startRole('developer', { url: `ws://127.0.0.1:${sidecar.info.tunnelPort}/tunnel`, token: TOKEN, target: `http://127.0.0.1:${laptop.info.port}` });
+    const dev = await startRole('developer', { url: `ws://127.0.0.1:${sidecar.info.tunnelPort}/tunnel`, token: TOKEN, target: `http://127.0.0.1:${laptop.info.port}` }, { nodeArgs: profileArgs('developer') });
     children.push(dev);
     const relay2 = await startRole<{ port: number }>('relay', { targetPort: laptop.info.port });
     const relay1 = await startRole<{ port: number }>('relay', { targetPort: relay2.info.port });

@@ -102,6 +102,28 @@ export class TunnelRefusedError extends Error {
   }
 }
 
+/**
+ * Client-to-server WebSocket masking (RFC 6455 §5.3, §10.3) exists so that script-controlled bytes
+ * cannot be read as HTTP by a proxy that sees the cleartext and does not understand WebSocket. Over
+ * TLS (wss:, e.g. the Kubernetes API's pod proxy) no intermediary sees the cleartext, and over
+ * loopback (the local end of a port-forward) there is no intermediary at all; there the CLI sends an
+ * all-zero masking key, which `ws` skips (masking every byte in JS, without the optional
+ * `bufferutil`, was half the developer end's CPU on a bulk download). Any other ws:// URL keeps a
+ * random key per message. The frames stay valid either way: the sidecar unmasks with whatever key
+ * the frame carries.
+ */
+export function maskingProtectsNothing(url: string): boolean {
+  let u: URL;
+  try { u = new URL(url); } catch { return false; }
+  if (u.protocol === 'wss:' || u.protocol === 'https:') return true;
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 /** Opens one tunnel and serves it until it closes. See the header comment. */
 export function connectTunnel(options: ConnectTunnelOptions): Promise<Tunnel> {
   const target = new URL(options.target);
@@ -114,6 +136,7 @@ export function connectTunnel(options: ConnectTunnelOptions): Promise<Tunnel> {
     perMessageDeflate: false,
     maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
     handshakeTimeout: 15_000,
+    ...(maskingProtectsNothing(options.url) ? { generateMask: zeroMask } : {}),
     ...options.webSocketOptions,
     headers: { ...options.webSocketOptions?.headers, ...headers },
   });
