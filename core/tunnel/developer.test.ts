@@ -34,11 +34,11 @@ describe('serveTunnel', () => {
 });
 
 describe('WebSocket masking', () => {
-  it('is skipped only where no intermediary can read the cleartext (TLS or loopback)', () => {
-    for (const url of ['wss://api.example:6443/api/v1/namespaces/a/pods/p:15021/proxy/tunnel', 'ws://127.0.0.1:15021/tunnel', 'ws://127.3.2.1/tunnel', 'ws://localhost:8080/tunnel', 'ws://[::1]:15021/tunnel']) {
+  it('is skipped only where there can be no intermediary (loopback); TLS keeps RFC 6455 masking', () => {
+    for (const url of ['ws://127.0.0.1:15021/tunnel', 'ws://127.3.2.1/tunnel', 'ws://localhost:8080/tunnel', 'ws://[::1]:15021/tunnel']) {
       expect([url, maskingProtectsNothing(url)]).toEqual([url, true]);
     }
-    for (const url of ['ws://10.0.0.7:15021/tunnel', 'ws://sidecar.shop.svc:15021/tunnel', 'ws://127.0.0.1.example.com/tunnel', 'not a url']) {
+    for (const url of ['wss://api.example:6443/api/v1/namespaces/a/pods/p:15021/proxy/tunnel', 'ws://10.0.0.7:15021/tunnel', 'ws://sidecar.shop.svc:15021/tunnel', 'ws://127.0.0.1.example.com/tunnel', 'not a url']) {
       expect([url, maskingProtectsNothing(url)]).toEqual([url, false]);
     }
   });

@@ -103,19 +103,17 @@ export class TunnelRefusedError extends Error {
 }
 
 /**
- * Client-to-server WebSocket masking (RFC 6455 §5.3, §10.3) exists so that script-controlled bytes
- * cannot be read as HTTP by a proxy that sees the cleartext and does not understand WebSocket. Over
- * TLS (wss:, e.g. the Kubernetes API's pod proxy) no intermediary sees the cleartext, and over
- * loopback (the local end of a port-forward) there is no intermediary at all; there the CLI sends an
- * all-zero masking key, which `ws` skips (masking every byte in JS, without the optional
- * `bufferutil`, was half the developer end's CPU on a bulk download). Any other ws:// URL keeps a
- * random key per message. The frames stay valid either way: the sidecar unmasks with whatever key
- * the frame carries.
+ * Client-to-server WebSocket masking (RFC 6455 §5.3, §10.3) exists so that client bytes cannot be
+ * read as HTTP by an intermediary that sees the cleartext and does not understand WebSocket. Over
+ * loopback (the local end of a port-forward) there can be no intermediary, so the CLI sends an
+ * all-zero masking key there, which `ws` skips (masking every byte in JS, without the optional
+ * `bufferutil`, was half the developer end's CPU on a bulk download). Everything else keeps a
+ * random key per message, including wss: — a TLS-terminating proxy may not understand WebSocket.
+ * The frames stay valid either way: the sidecar unmasks with whatever key the frame carries.
  */
 export function maskingProtectsNothing(url: string): boolean {
   let u: URL;
   try { u = new URL(url); } catch { return false; }
-  if (u.protocol === 'wss:' || u.protocol === 'https:') return true;
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
