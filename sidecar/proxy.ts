@@ -8,7 +8,6 @@
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
-import { Duplex } from 'node:stream';
 import type { Logger } from '../core/logging.js';
 import { headerLookup } from '../core/routing/match.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
@@ -21,6 +20,7 @@ import { startMirror, type MirrorCopy } from './mirror.js';
 import type { Decision, Router } from './router.js';
 import type { InterceptStats } from './stats.js';
 import type { TunnelPeer } from './tunnel-registry.js';
+import { PrefixedSocket } from '../core/prefixed-socket.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -229,27 +229,6 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       }, graceMs).unref();
     }),
   };
-}
-
-/**
- * A connection whose first bytes were already read (to spot the HTTP/2 preface), handed to the
- * h2c server as a Duplex that replays them. Node's HTTP/2 server reads a net.Socket's handle
- * directly and would miss bytes put back with unshift().
- */
-class PrefixedSocket extends Duplex {
-  constructor(private readonly socket: net.Socket, prefix: Buffer) {
-    super({ allowHalfOpen: false });
-    this.push(prefix);
-    socket.on('data', (c: Buffer) => { if (!this.push(c)) socket.pause(); });
-    socket.on('end', () => this.push(null));
-    socket.on('close', () => this.destroy());
-  }
-
-  override _read(): void { this.socket.resume(); }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void { this.socket.write(chunk, cb); }
-  override _final(cb: (err?: Error | null) => void): void { this.socket.end(); cb(); }
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void { this.socket.destroy(); cb(err); }
-  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
 }
 
 // ---------- HTTP/1 helpers ----------
