@@ -1,12 +1,13 @@
 // The Intercept reconciler: gather (caches and a few reads) → plan (pure) → act (writes).
 // Level-based: a key goes in, the world is read, nothing from the triggering event is trusted.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { API_GROUP, API_VERSION, FINALIZER, INJECT_LABEL, INTERCEPT_NAME_LABEL, INTERCEPT_PLURAL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/constants.js';
 import { interceptKey, tokenSecretName, TOKEN_SECRET_KEY, type Intercept, type ObjectMeta } from '../../core/api/intercept.js';
 import type { Route, WorkloadRef } from '../../core/routing/table.js';
 import type { Logger } from '../../core/logging.js';
 import { classifyApiError } from '../../core/errors.js';
+import { hashToken } from '../../core/tunnel/protocol.js';
 import { JSON_PATCH, MERGE_PATCH, resourcePath, type KubeClient } from '../../core/kube/client.js';
 import type { Informer } from '../runtime/informer.js';
 import type { ControlHub } from '../control/hub.js';
@@ -42,10 +43,6 @@ const WORKLOAD_PLURAL = { Deployment: 'deployments', StatefulSet: 'statefulsets'
 
 export function workloadOf(i: Intercept): WorkloadRef {
   return { kind: i.spec.workload.kind, namespace: i.metadata.namespace, name: i.spec.workload.name };
-}
-
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
 }
 
 function interceptPath(ns: string, name: string, sub?: string): string {
@@ -123,7 +120,7 @@ export class InterceptReconciler {
       conflictWith,
       workload: w,
       pods,
-      tokenHash: token ? sha256Hex(token) : undefined,
+      tokenHash: token ? hashToken(token) : undefined,
       tokenSecretForeign: foreign,
       sidecars: d.hub.stats(workload, key),
     };
@@ -160,7 +157,7 @@ export class InterceptReconciler {
           data: { [TOKEN_SECRET_KEY]: Buffer.from(minted).toString('base64') },
         },
       });
-      tokenHash = sha256Hex(minted);
+      tokenHash = hashToken(minted);
       d.logger.info({ intercept: key, secretName: `${ns}/${secretName}` }, 'Minted a tunnel token');
       await d.record(i, { type: 'Normal', reason: 'TokenMinted', message: `Stored a new tunnel token in Secret ${secretName}` });
     }
