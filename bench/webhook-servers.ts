@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { buildLogger } from '../core/logging.js';
 import { buildRegistry } from '../core/metrics.js';
 import { buildCertificateAuthority, buildLeafCertificate } from '../core/tls/certificates.js';
-import { buildApp, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS, MUTATE_PATH } from '../webhook/app.js';
+import { buildApp, MUTATE_PATH, webhookServerOptions } from '../webhook/app.js';
 import { buildInjectionConfig } from '../webhook/config.js';
 import { buildWebhookMetrics } from '../webhook/metrics.js';
 
@@ -22,19 +22,10 @@ export async function startWebhookServers(ready: (info: unknown) => void): Promi
   const registry = buildRegistry();
   const real = buildApp({ config: buildInjectionConfig({ sidecarImage: 'ghcr.io/detour-dev/detour:bench' }), logger, metrics: buildWebhookMetrics(registry), tls });
 
-  const requestTimeout = DEFAULT_REQUEST_TIMEOUT_MS;
-  const serverOptions = { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeout / 4))), headersTimeout: requestTimeout };
   const noop = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: DEFAULT_BODY_LIMIT,
-    requestTimeout,
-    connectionTimeout: requestTimeout * 2,
-    keepAliveTimeout: 30_000,
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
-    return503OnClosing: true,
-    https: { cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' as const, ...serverOptions },
+    ...webhookServerOptions(tls),
   }) as unknown as FastifyInstance;
   noop.post(MUTATE_PATH, async (request, reply) => {
     const uid = (request.body as { request?: { uid?: string } } | undefined)?.request?.uid ?? '';

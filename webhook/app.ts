@@ -38,24 +38,39 @@ export interface WebhookAppDeps {
 
 export type WebhookApp = FastifyInstance;
 
-export function buildApp(deps: WebhookAppDeps): WebhookApp {
-  const now = deps.monotonicNow ?? (() => performance.now());
-  const requestTimeout = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+export interface WebhookServerLimits {
+  bodyLimitBytes?: number;
+  requestTimeoutMs?: number;
+}
+
+/**
+ * The fastify options of the webhook's server (limits, deadlines, poisoning checks, TLS). Exported so
+ * the benchmark's no-op responder runs on exactly the same stack.
+ */
+export function webhookServerOptions(tls: KeyPairPem | undefined, limits: WebhookServerLimits = {}) {
+  const requestTimeout = limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // Node checks request deadlines every connectionsCheckingInterval (30 s by default).
   const serverOptions = { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeout / 4))), headersTimeout: requestTimeout };
-  const app = Fastify({
-    loggerInstance: deps.logger,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+  return {
+    bodyLimit: limits.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     requestTimeout,
     connectionTimeout: requestTimeout * 2,
     keepAliveTimeout: 30_000,
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
+    onProtoPoisoning: 'error' as const,
+    onConstructorPoisoning: 'error' as const,
     return503OnClosing: true,
-    // Node checks request deadlines every connectionsCheckingInterval (30 s by default).
-    ...(deps.tls
-      ? { https: { cert: deps.tls.certPem, key: deps.tls.keyPem, minVersion: 'TLSv1.2' as const, ...serverOptions } }
+    ...(tls
+      ? { https: { cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' as const, ...serverOptions } }
       : { http: serverOptions }),
+  };
+}
+
+export function buildApp(deps: WebhookAppDeps): WebhookApp {
+  const now = deps.monotonicNow ?? (() => performance.now());
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...webhookServerOptions(deps.tls, deps),
   }) as unknown as FastifyInstance;
 
   if (deps.tls) observeCertificate(deps.metrics, deps.tls);
