@@ -7,6 +7,7 @@ import { parseDuration } from '../../core/api/duration.js';
 import { compileRoute } from '../../core/routing/match.js';
 import type { Route } from '../../core/routing/table.js';
 import { INJECT_LABEL } from '../../core/constants.js';
+import { canonicalJson } from '../canonical-json.js';
 import { desiredReplicas, isOptedIn, podsWithoutSidecar, resolvePort, type Pod, type Workload } from './workload.js';
 
 export interface SidecarStats {
@@ -209,13 +210,5 @@ export function planIntercept(g: Gathered, now: Date): Plan {
 
 /** Deep equality of two statuses as JSON (key order independent). */
 export function sameStatus(a: InterceptStatus | undefined, b: InterceptStatus): boolean {
-  return canonical(a ?? {}) === canonical(b);
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
+  return canonicalJson(a ?? {}) === canonicalJson(b);
 }
