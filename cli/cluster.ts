@@ -3,47 +3,45 @@
 import type { Intercept } from '../core/api/intercept.js';
 import { tokenSecretName, TOKEN_SECRET_KEY } from '../core/api/intercept.js';
 import { API_GROUP, API_VERSION, INTERCEPT_PLURAL } from '../core/constants.js';
-import { CliError } from './errors.js';
+import { CliError, type ApiAction } from './errors.js';
 import { resourcePath, statusOf, type Kube } from './kube.js';
 import type { PodJson } from './replicas.js';
 import type { WorkloadRef } from './spec.js';
 import { workloadResource, type WorkloadJson } from './workload.js';
 
-export const INTERCEPTS = `${INTERCEPT_PLURAL}.${API_GROUP}`;
+const INTERCEPTS = `${INTERCEPT_PLURAL}.${API_GROUP}`;
 
-export const interceptPath = (ns: string | undefined, name?: string) => resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL, ns, name);
+const interceptPath = (ns: string | undefined, name?: string) => resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL, ns, name);
+
+/** kube.call, but undefined when the object does not exist (404) instead of an error. */
+async function callUnlessMissing<T>(kube: Kube, action: ApiAction, method: string, path: string): Promise<T | undefined> {
+  try {
+    return await kube.call<T>(action, method, path);
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
 
 /** Fails with "Detour is not installed" when the cluster does not serve the Intercept API. */
 export async function ensureDetourInstalled(kube: Kube): Promise<void> {
-  try {
-    await kube.request('GET', `/apis/${API_GROUP}/${API_VERSION}`);
-  } catch (err) {
-    if (statusOf(err) === 404) {
-      throw new CliError(`Detour is not installed in this cluster (context ${kube.context}): the API ${API_GROUP}/${API_VERSION} (CRD ${INTERCEPTS}) does not exist. Install it with the Helm chart: helm install detour charts/detour -n detour-system --create-namespace`);
-    }
-    await kube.call({ verb: 'get', resource: `${API_GROUP} API` }, 'GET', `/apis/${API_GROUP}/${API_VERSION}`);
+  const group = await callUnlessMissing(kube, { verb: 'get', resource: `${API_GROUP} API` }, 'GET', `/apis/${API_GROUP}/${API_VERSION}`);
+  if (group === undefined) {
+    throw new CliError(`Detour is not installed in this cluster (context ${kube.context}): the API ${API_GROUP}/${API_VERSION} (CRD ${INTERCEPTS}) does not exist. Install it with the Helm chart: helm install detour charts/detour -n detour-system --create-namespace`);
   }
 }
 
 export async function fetchWorkload(kube: Kube, ns: string, ref: WorkloadRef): Promise<WorkloadJson> {
   const { group, plural, resource } = workloadResource(ref.kind);
-  try {
-    return await kube.request<WorkloadJson>('GET', resourcePath(group, 'v1', plural, ns, ref.name));
-  } catch (err) {
-    if (statusOf(err) !== 404) return kube.call({ verb: 'get', resource, namespace: ns, name: ref.name }, 'GET', resourcePath(group, 'v1', plural, ns, ref.name));
-    const others = await kube.request<{ items: WorkloadJson[] }>('GET', resourcePath(group, 'v1', plural, ns)).then((l) => l.items.map((i) => i.metadata.name)).catch(() => undefined);
-    const hint = others === undefined ? '' : others.length ? ` (${ref.kind}s there: ${others.slice(0, 10).join(', ')}${others.length > 10 ? ', …' : ''})` : ` (there are no ${ref.kind}s there)`;
-    throw new CliError(`no ${ref.kind} "${ref.name}" in namespace ${ns}${hint}`);
-  }
+  const workload = await callUnlessMissing<WorkloadJson>(kube, { verb: 'get', resource, namespace: ns, name: ref.name }, 'GET', resourcePath(group, 'v1', plural, ns, ref.name));
+  if (workload) return workload;
+  const others = await kube.request<{ items: WorkloadJson[] }>('GET', resourcePath(group, 'v1', plural, ns)).then((l) => l.items.map((i) => i.metadata.name)).catch(() => undefined);
+  const hint = others === undefined ? '' : others.length ? ` (${ref.kind}s there: ${others.slice(0, 10).join(', ')}${others.length > 10 ? ', …' : ''})` : ` (there are no ${ref.kind}s there)`;
+  throw new CliError(`no ${ref.kind} "${ref.name}" in namespace ${ns}${hint}`);
 }
 
-export async function fetchIntercept(kube: Kube, ns: string, name: string): Promise<Intercept | undefined> {
-  try {
-    return await kube.request<Intercept>('GET', interceptPath(ns, name));
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    return kube.call({ verb: 'get', resource: INTERCEPTS, namespace: ns, name }, 'GET', interceptPath(ns, name));
-  }
+export function fetchIntercept(kube: Kube, ns: string, name: string): Promise<Intercept | undefined> {
+  return callUnlessMissing<Intercept>(kube, { verb: 'get', resource: INTERCEPTS, namespace: ns, name }, 'GET', interceptPath(ns, name));
 }
 
 export async function requireIntercept(kube: Kube, ns: string, name: string): Promise<Intercept> {
@@ -60,12 +58,11 @@ export function createIntercept(kube: Kube, body: Intercept): Promise<Intercept>
 /** Deletes the Intercept; false when it was already gone. */
 export async function deleteIntercept(kube: Kube, ns: string, name: string): Promise<boolean> {
   try {
-    await kube.request('DELETE', interceptPath(ns, name));
+    await kube.call({ verb: 'delete', resource: INTERCEPTS, namespace: ns, name }, 'DELETE', interceptPath(ns, name));
     return true;
   } catch (err) {
     if (statusOf(err) === 404) return false;
-    await kube.call({ verb: 'delete', resource: INTERCEPTS, namespace: ns, name }, 'DELETE', interceptPath(ns, name));
-    return true;
+    throw err;
   }
 }
 
@@ -79,14 +76,8 @@ export async function fetchToken(kube: Kube, i: Intercept): Promise<string | und
   const ns = i.metadata.namespace;
   const name = i.status?.tokenSecretName ?? tokenSecretName(i.metadata.name);
   const path = resourcePath('', 'v1', 'secrets', ns, name);
-  let secret: { data?: Record<string, string> };
-  try {
-    secret = await kube.request('GET', path);
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    secret = await kube.call({ verb: 'get', resource: 'secrets', namespace: ns, name }, 'GET', path);
-  }
-  const b64 = secret.data?.[TOKEN_SECRET_KEY];
+  const secret = await callUnlessMissing<{ data?: Record<string, string> }>(kube, { verb: 'get', resource: 'secrets', namespace: ns, name }, 'GET', path);
+  const b64 = secret?.data?.[TOKEN_SECRET_KEY];
   return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
 }
 

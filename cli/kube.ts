@@ -10,10 +10,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type WebSocket from 'ws';
 import type { ClusterFlags } from './args.js';
 import { CliError, explainKubeError, type ApiAction } from './errors.js';
+import { statusCodeOf } from '../core/errors.js';
 
 import { buildKubeClient, type RequestInput } from '../core/kube/client.js';
 
-export { KubeApiError, resourcePath, type RequestInput } from '../core/kube/client.js';
+export { resourcePath, type RequestInput } from '../core/kube/client.js';
 
 export interface Kube {
   /** The API server URL (https://host:port). */
@@ -113,8 +114,7 @@ export function buildKube(kc: KubeConfig, namespaceFlag: string | undefined): Ku
   };
 }
 
+/** The HTTP status of a failed request, also when `call` wrapped it in a CliError (its cause). */
 export function statusOf(err: unknown): number | undefined {
-  const cause = (err as { cause?: unknown } | undefined)?.cause ?? err;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
+  return statusCodeOf(err instanceof CliError ? err.cause : err);
 }
