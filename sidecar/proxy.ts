@@ -9,7 +9,6 @@ import http, { STATUS_CODES, type IncomingMessage, type ServerResponse, type Out
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
-import { headerLookup } from '../core/routing/match.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
 import { forwardH2Stream, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
 import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
@@ -77,7 +76,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
 
   h1.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const startedAt = performance.now();
-    const decision = router.decide(appPort, { path: req.url ?? '/', header: headerLookup(req.headers) });
+    const decision = router.decide(appPort, req.url ?? '/', req.headers);
     switch (decision.kind) {
       case 'app':
         return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'app' : 'failed', '', startedAt));
@@ -103,7 +102,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   h1.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
     const startedAt = performance.now();
     socket.on('error', () => { /* peer went away; both sides are torn down on close */ });
-    const decision = router.decide(appPort, { path: req.url ?? '/', header: headerLookup(req.headers) });
+    const decision = router.decide(appPort, req.url ?? '/', req.headers);
     if (decision.kind === 'developer') {
       stats.routed(decision.route.intercept);
       upgradeToDeveloper(req, socket, head, decision, metrics, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
@@ -146,7 +145,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     const startedAt = performance.now();
     stream.on('error', () => { /* handled by the forwarder */ });
     const remote = h2Remote.get(stream.session as ServerHttp2Session) ?? '';
-    const decision = router.decide(appPort, { path: String(headers[':path'] ?? '/'), header: headerLookup(headers) });
+    const decision = router.decide(appPort, headers[':path'] ?? '/', headers);
     const forwarded: OutgoingHttpHeaders = { 'x-forwarded-for': headers['x-forwarded-for'], 'x-forwarded-proto': headers['x-forwarded-proto'] };
     addForwardedHeaders(forwarded, remote, 'http');
     const done = (result: RequestResult, intercept: string) => (r: ForwardResult): void => record(r.status === 502 ? 'failed' : result, intercept, startedAt);

@@ -1,7 +1,7 @@
 // The sidecar's routing state: the table being served, compiled per listener, swapped atomically
 // (one reference assignment), and the per-request decision combining the match with the tunnels.
 
-import { compileRoutes, matchRoute, type CompiledRoute, type CompiledRoutes, type MatchInput } from '../core/routing/match.js';
+import { compileRoutes, headerLookup, matchRoute, type CompiledRoute, type CompiledRoutes, type NodeHeaders } from '../core/routing/match.js';
 import type { RoutingTable, WorkloadRef } from '../core/routing/table.js';
 import { emptyRoutingTable } from '../core/routing/table.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
@@ -59,11 +59,15 @@ export class Router {
     return true;
   }
 
-  /** The decision for one request for the taken-over port whose app listens on `appPort`. No allocation on the no-route path. */
-  decide(appPort: number, input: MatchInput): Decision {
+  /**
+   * The decision for one request (path with query, Node's parsed header object) for the taken-over
+   * port whose app listens on `appPort`. No allocation on the no-route path: the match input is only
+   * built when the port has routes.
+   */
+  decide(appPort: number, path: string, headers: NodeHeaders): Decision {
     const routes = this.state.byAppPort.get(appPort);
     if (routes === undefined || routes.length === 0) return APP;
-    const route = matchRoute(routes, input, this.deps.now());
+    const route = matchRoute(routes, { path, header: headerLookup(headers) }, this.deps.now());
     if (route === undefined) return APP;
     const tunnel = this.deps.registry.pick(route.intercept);
     if (tunnel !== undefined) return route.route.mode === 'Mirror' ? { kind: 'mirror', route, tunnel } : { kind: 'developer', route, tunnel };

@@ -160,8 +160,11 @@ export function matchRoute(routes: CompiledRoutes, input: MatchInput, nowMs: num
   return undefined;
 }
 
-/** Adapts a Node header object (HTTP/1 `IncomingMessage.headers` or HTTP/2 headers) to `MatchInput.header`. */
-export function headerLookup(headers: Record<string, string | string[] | undefined>): (name: string) => string | undefined {
+/** A Node header object: HTTP/1 `IncomingMessage.headers` or HTTP/2 request headers (lower-case names). */
+export type NodeHeaders = Record<string, string | string[] | undefined>;
+
+/** Adapts a Node header object to `MatchInput.header`. */
+export function headerLookup(headers: NodeHeaders): (name: string) => string | undefined {
   return (name) => {
     const v = headers[name];
     if (v === undefined) return undefined;
