@@ -1,5 +1,7 @@
 // metav1.Condition helpers (pure): lastTransitionTime changes only when status changes.
 
+import { rfc3339 } from './time.js';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -21,7 +23,7 @@ export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 export function mergeConditions(previous: readonly Condition[] | undefined, desired: readonly ConditionInput[], now: Date): Condition[] {
   return desired.map((d) => {
     const prev = previous?.find((p) => p.type === d.type);
-    const lastTransitionTime = prev && prev.status === d.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const lastTransitionTime = prev && prev.status === d.status ? prev.lastTransitionTime : rfc3339(now);
     const c: Condition = { type: d.type, status: d.status, lastTransitionTime, reason: d.reason, message: d.message };
     if (d.observedGeneration !== undefined) c.observedGeneration = d.observedGeneration;
     return c;

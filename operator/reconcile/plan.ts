@@ -4,6 +4,7 @@
 import { CONDITION, interceptKey, tokenSecretName, type Intercept, type InterceptPhase, type InterceptStatus } from '../../core/api/intercept.js';
 import { mergeConditions, type ConditionInput } from '../../core/api/conditions.js';
 import { parseDuration } from '../../core/api/duration.js';
+import { rfc3339 } from '../../core/api/time.js';
 import { compileRoute } from '../../core/routing/match.js';
 import type { Route } from '../../core/routing/table.js';
 import { INJECT_LABEL } from '../../core/constants.js';
@@ -77,10 +78,6 @@ export function invalidMatchReason(i: Intercept): string | undefined {
 /** Could this intercept be routed at all, judging only by itself and the clock? (Conflict candidates.) */
 export function isRoutable(i: Intercept, now: Date): boolean {
   return !i.metadata.deletionTimestamp && !isExpired(i, now) && invalidMatchReason(i) === undefined;
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function plural(n: number, word: string): string {
