@@ -1,7 +1,7 @@
 // Item 3 (main side): runs bench/intercept-latency.ts in its own process (it starts and stops a
 // whole local cluster) and turns its rounds into figures.
 
-import { goalAtMost, type Figure, type SectionResult } from './figures.js';
+import { goalAtMost, figureList, type SectionResult } from './figures.js';
 import type { BenchPlan } from './plan.js';
 import { runRole } from './processes.js';
 import { median, summarize } from './stats.js';
@@ -16,8 +16,7 @@ export async function benchApplyToRouted(plan: BenchPlan, log: (l: string) => vo
   const rounds = lines.filter((l): l is Round => 'round' in l);
   const plain = lines.find((l): l is { plainMs: number[] } => 'plainMs' in l)?.plainMs ?? [];
   const plainMs = median(plain);
-  const figures: Figure[] = [];
-  const add = (name: string, value: ReturnType<typeof summarize>, unit: string, note?: string, goal?: Figure['goal']): void => { figures.push({ section, name, value, unit, note, goal }); };
+  const { figures, add } = figureList(section);
   add('one plain request (pod, via sidecar)', summarize([plainMs]), 'ms', `median of ${plain.length} keep-alive requests`);
   const routed = summarize(rounds.map((r) => r.routedMs ?? NaN));
   add('kubectl apply → sidecar routes', summarize(routed.rounds.map((v) => v / 1000)), 's', 'first matching request answered by the new route (503: no developer yet)', goalAtMost(routed.median / 1000, 1));

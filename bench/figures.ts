@@ -33,3 +33,9 @@ export function goalAtMost(value: number, limit: number): Goal {
 export function goalAtLeast(value: number, limit: number): Goal {
   return { text: `≥ ${limit}`, met: value >= limit };
 }
+
+/** A section's figure list and the one way to add to it. */
+export function figureList(section: string): { figures: Figure[]; add(name: string, value: Summary, unit: string, note?: string, goal?: Goal): void } {
+  const figures: Figure[] = [];
+  return { figures, add: (name, value, unit, note, goal) => { figures.push({ section, name, value, unit, note, goal }); } };
+}

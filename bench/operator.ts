@@ -2,7 +2,7 @@
 // (memory figures stay clean), interleaving the sizes. Runs that do not converge within the cap
 // report how far they got; the 10k/1k figure is then projected from the cost per reconcile.
 
-import { goalAtMost, type Figure, type SectionResult } from './figures.js';
+import { goalAtMost, figureList, type SectionResult } from './figures.js';
 import type { BenchPlan } from './plan.js';
 import { runRole } from './processes.js';
 import { summarize } from './stats.js';
@@ -26,8 +26,7 @@ export async function benchOperator(plan: BenchPlan, log: (l: string) => void): 
       log(`  operator ${n}: ${r!.finished ? 'converged' : `NOT converged within ${capMs / 1000} s`} after ${(r!.coldMs / 1000).toFixed(1)} s, ${r!.coldReconciles} reconciles, ${r!.routed}/${n} routed; resync ${Number.isFinite(r!.warmMs) ? `${(r!.warmMs / 1000).toFixed(2)} s` : 'skipped'}`);
     }
   }
-  const figures: Figure[] = [];
-  const add = (name: string, value: ReturnType<typeof summarize>, unit: string, note?: string, goal?: Figure['goal']): void => { figures.push({ section, name, value, unit, note, goal }); };
+  const { figures, add } = figureList(section);
   const perReconcileUs = (r: ScaleResult) => (r.coldMs * 1000) / r.coldReconciles;
   for (const n of [small, large]) {
     const rs = runs[n]!;

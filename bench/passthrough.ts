@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { goalAtLeast, goalAtMost, type Figure, type SectionResult } from './figures.js';
+import { goalAtLeast, goalAtMost, figureList, type SectionResult } from './figures.js';
 import { closedLoop, fixedRate, keepAliveAgent, wrk, type Target, type ThroughputRun } from './load.js';
 import { childPids, cpuSeconds, rssBytes, sampleRss, sumOver } from './procfs.js';
 import { freePort, profileArgs, REPO_ROOT, sleep, startChild, startRole, waitForHttp, type Child } from './processes.js';
@@ -146,8 +146,7 @@ export async function benchPassthrough(plan: BenchPlan, tools: Tools, log: (l: s
       log(`  pass-through round ${round + 1}/${plan.rounds}: ${names.map((n) => `${n} ${Math.round(m[n].rps[round]!)} req/s p50 ${m[n].p50[round]!.toFixed(3)} ms`).join('; ')}`);
     }
 
-    const figures: Figure[] = [];
-    const add = (name: string, value: ReturnType<typeof summarize>, unit: string, note?: string, goal?: Figure['goal']): void => { figures.push({ section, name, value, unit, note, goal }); };
+    const { figures, add } = figureList(section);
     const added = (n: Name) => m[n].p50.map((v, i) => v - m.direct.p50[i]!);
     const added99 = (n: Name) => m[n].p99.map((v, i) => v - m.direct.p99[i]!);
     for (const n of names) {

@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { CONTROL_PATH, type OperatorToSidecar, type SidecarToOperator } from '../core/control/protocol.js';
 import type { RoutingTable } from '../core/routing/table.js';
 import { hashToken } from '../core/tunnel/protocol.js';
-import { goalAtLeast, goalAtMost, type Figure, type SectionResult } from './figures.js';
+import { goalAtLeast, goalAtMost, figureList, type SectionResult } from './figures.js';
 import { closedLoop, fixedRate, keepAliveAgent, timedRequest, wrk, type Target, type ThroughputRun } from './load.js';
 import { startSidecarProcess } from './passthrough.js';
 import type { BenchPlan } from './plan.js';
@@ -119,8 +119,7 @@ export async function benchTunnel(plan: BenchPlan, tools: Tools, log: (l: string
       log(`  tunnel round ${round + 1}/${plan.rounds}: ${order.map((p) => `${p} ${Math.round(m[p].rps[round]!)} req/s, ${m[p].streamMBps[round]!.toFixed(0)} MB/s, 1 KB p99 idle ${m[p].idleP99[round]!.toFixed(2)} ms / busy ${m[p].busyP99[round]!.toFixed(2)} ms`).join('; ')}`);
     }
 
-    const figures: Figure[] = [];
-    const add = (name: string, value: ReturnType<typeof summarize>, unit: string, note?: string, goal?: Figure['goal']): void => { figures.push({ section, name, value, unit, note, goal }); };
+    const { figures, add } = figureList(section);
     for (const p of ['tunnel', 'relay'] as Path[]) {
       add(`${p} requests/s`, summarize(m[p].rps), 'req/s', `wrk -t1 -c${plan.connections}, 1 KB answers`);
       add(`${p} 100 MB stream`, summarize(m[p].streamMBps), 'MB/s');

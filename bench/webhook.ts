@@ -2,7 +2,7 @@
 // Real AdmissionReviews (a Deployment's pod with a named port and a probe, opted in) POSTed over
 // keep-alive HTTPS at a fixed rate, as the API server does; rounds alternate the two servers.
 
-import { goalAtMost, type Figure, type SectionResult } from './figures.js';
+import { goalAtMost, figureList, type SectionResult } from './figures.js';
 import { fixedRate, keepAliveAgent, timedRequest, type Target } from './load.js';
 import type { BenchPlan } from './plan.js';
 import { startRole } from './processes.js';
@@ -71,8 +71,7 @@ export async function benchWebhook(plan: BenchPlan, log: (l: string) => void): P
       }
       log(`  webhook round ${round + 1}/${plan.rounds}: real p50 ${m.real.p50[round]!.toFixed(2)} p99 ${m.real.p99[round]!.toFixed(2)} ms; no-op p50 ${m.noop.p50[round]!.toFixed(2)} p99 ${m.noop.p99[round]!.toFixed(2)} ms`);
     }
-    const figures: Figure[] = [];
-    const add = (name: string, value: ReturnType<typeof summarize>, unit: string, note?: string, goal?: Figure['goal']): void => { figures.push({ section, name, value, unit, note, goal }); };
+    const { figures, add } = figureList(section);
     add('webhook p50', summarize(m.real.p50), 'ms', `${plan.webhookRate} AdmissionReviews/s, keep-alive HTTPS, ${body.length} B body`);
     add('webhook p99', summarize(m.real.p99), 'ms');
     add('no-op p50', summarize(m.noop.p50), 'ms');
