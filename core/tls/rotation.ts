@@ -75,14 +75,15 @@ function keyMatches(x509: X509Certificate, keyPem: string): boolean {
   }
 }
 
+/** The certificates of a PEM bundle (blocks that do not parse are not trusted). */
+function bundleCertificates(bundlePem: string): X509Certificate[] {
+  const blocks = bundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.flatMap((b) => { try { return [new X509Certificate(b)]; } catch { return []; } });
+}
+
 /** The certificates of a PEM bundle, by SHA-256 fingerprint. */
 export function bundleFingerprints(bundlePem: string): Set<string> {
-  const blocks = bundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  const out = new Set<string>();
-  for (const b of blocks) {
-    try { out.add(new X509Certificate(b).fingerprint256); } catch { /* not a certificate: not trusted */ }
-  }
-  return out;
+  return new Set(bundleCertificates(bundlePem).map((c) => c.fingerprint256));
 }
 
 /** The bundle the webhook configuration should trust: the signing CA, then the previous one while valid. */
@@ -113,11 +114,6 @@ function trusted(input: RotationInput, caFingerprint: string | undefined): boole
   if (input.liveBundles === undefined) return true; // nothing to patch: nobody to wait for
   if (!caFingerprint) return false;
   return input.liveBundles.length > 0 && input.liveBundles.every((b) => bundleFingerprints(b).has(caFingerprint));
-}
-
-function bundleCertificates(bundlePem: string): X509Certificate[] {
-  const blocks = bundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.flatMap((b) => { try { return [new X509Certificate(b)]; } catch { return []; } });
 }
 
 /** Whether the API server would accept `cert` today: every webhook's bundle has a CA that signed it. */
