@@ -9,7 +9,7 @@ import { buildPointer, type JsonPatchOperation } from '../core/json-patch.js';
 import { SIDECAR_ENV } from '../core/sidecar-config.js';
 import type { InjectionConfig } from './config.js';
 import type { Container, Pod, PortHandler } from './pod.js';
-import { planPorts, takenOverPorts, type PortPlan } from './ports.js';
+import { planPorts, type PortPlan } from './ports.js';
 import { planSkip } from './predicates.js';
 import { formatWorkload, INTERCEPTABLE_KINDS, planWorkload } from './workload.js';
 
@@ -52,7 +52,7 @@ function sidecarEnv(config: InjectionConfig, workload: string, ports: PortPlan) 
     { name: SIDECAR_ENV.podNamespace, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
     { name: SIDECAR_ENV.podIp, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.podIP' } } },
     { name: SIDECAR_ENV.workload, value: workload },
-    { name: SIDECAR_ENV.ports, value: JSON.stringify(takenOverPorts(ports)) },
+    { name: SIDECAR_ENV.ports, value: JSON.stringify(ports.taken) },
     { name: SIDECAR_ENV.operatorUrl, value: config.operatorUrl },
     { name: SIDECAR_ENV.tokenPath, value: `${TOKEN_MOUNT_PATH}/${TOKEN_FILE}` },
     { name: SIDECAR_ENV.adminPort, value: String(ports.adminPort) },
@@ -121,7 +121,7 @@ export function buildIptablesContainer(config: InjectionConfig, ports: PortPlan)
     ...(config.sidecarImagePullPolicy ? { imagePullPolicy: config.sidecarImagePullPolicy } : {}),
     command: [...config.iptablesCommand],
     args: [buildIptablesScript(ports.redirected)],
-    env: [{ name: SIDECAR_ENV.ports, value: JSON.stringify(takenOverPorts(ports)) }],
+    env: [{ name: SIDECAR_ENV.ports, value: JSON.stringify(ports.taken) }],
     resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
     securityContext: {
       // Root only here, and only with the capabilities that iptables needs.
@@ -193,7 +193,7 @@ export function planInjection({ pod, namespace, config }: PlanInput): InjectionP
     sidecar: SIDECAR_CONTAINER,
     native: config.nativeSidecar,
     workload,
-    ports: takenOverPorts(ports),
+    ports: ports.taken,
     renamed: ports.named.map((t) => ({ container: t.container, from: t.name, to: t.renamedTo, containerPort: t.appPort })),
     redirected: ports.redirected.map((r) => r.appPort),
     adminPort: ports.adminPort,

@@ -32,6 +32,8 @@ export interface PortPlan {
   /** Port names nobody in the pod uses yet, for the sidecar's admin and tunnel ports (undefined: leave unnamed). */
   adminPortName: string | undefined;
   tunnelPortName: string | undefined;
+  /** Every port the sidecar takes over, named then redirected: the sidecar's DETOUR_PORTS value. */
+  taken: TakenOverPort[];
   warnings: string[];
 }
 
@@ -150,13 +152,9 @@ export function planPorts(pod: Pod, request: PortRequest): PortPlan {
     warnings.push(`the app uses Detour's default ports; the sidecar uses admin ${adminPort} and tunnel ${tunnelPort}`);
   }
   const freeName = (n: string) => (usedNames.has(n) || named.some((t) => t.name === n) ? undefined : n);
-  return { named, redirected, adminPort, tunnelPort, adminPortName: freeName(ADMIN_PORT_NAME), tunnelPortName: freeName(TUNNEL_PORT_NAME), warnings };
-}
-
-/** The sidecar's DETOUR_PORTS value. */
-export function takenOverPorts(plan: PortPlan): TakenOverPort[] {
-  return [
-    ...plan.named.map((t) => ({ name: t.name, appPort: t.appPort, listenPort: t.listenPort })),
-    ...plan.redirected.map((r) => ({ appPort: r.appPort, listenPort: r.listenPort })),
+  const taken: TakenOverPort[] = [
+    ...named.map((t) => ({ name: t.name, appPort: t.appPort, listenPort: t.listenPort })),
+    ...redirected.map((r) => ({ appPort: r.appPort, listenPort: r.listenPort })),
   ];
+  return { named, redirected, adminPort, tunnelPort, adminPortName: freeName(ADMIN_PORT_NAME), tunnelPortName: freeName(TUNNEL_PORT_NAME), taken, warnings };
 }
