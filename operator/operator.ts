@@ -11,7 +11,7 @@ import { API_GROUP, API_VERSION, INTERCEPT_NAME_LABEL, INTERCEPT_PLURAL, MANAGED
 import { interceptKey, type Intercept } from '../core/api/intercept.js';
 import type { WorkloadRef } from '../core/routing/table.js';
 import type { Logger } from '../core/logging.js';
-import { describeApiError } from '../core/errors.js';
+import { classifyApiError, describeApiError } from '../core/errors.js';
 import { buildKubeClient, resourcePath } from '../core/kube/client.js';
 import { Informer } from './runtime/informer.js';
 import { WorkQueue, runWorkers } from './runtime/workqueue.js';
@@ -200,7 +200,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
         }
       } catch (err) {
         const { code, reason } = describeApiError(err);
-        if (code === 409) {
+        if (classifyApiError(err) === 'conflict') {
           // Expected: someone wrote the object after the cache we read from (the reconciler already
           // reconciles from its own last write). The watch event re-queues the key; the delayed add
           // is the level-based safety net. Not an error, no per-key backoff, no token bucket.

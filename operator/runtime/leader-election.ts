@@ -105,8 +105,9 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
           loseLeadership('another instance holds the lease');
         }
       } catch (err) {
+        // A 409: another replica won the compare-and-swap; time its lease from the record we read next.
         if (classifyApiError(err) !== 'conflict') o.logger.warn({ lease: `${o.namespace}/${o.name}`, ...describeApiError(err) }, 'Failed to acquire or renew the lease');
-        if (classifyApiError(err) === 'conflict' && !leader) observed = undefined;
+        else if (!leader) observed = undefined;
       }
       if (leader && Date.now() - lastRenew > renewDeadline) loseLeadership('renewal deadline passed');
       await sleep(retry, stopping.signal);
