@@ -13,7 +13,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { startLocalCluster, type LocalCluster } from '../test/node/start-local-cluster.js';
+import { eventually } from '../test/integration/support/cluster.js';
 import { installDetour, type InstalledDetour } from '../test/integration/support/install-detour.js';
+import { waitForReadyPods } from '../test/integration/support/pods.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');
@@ -26,17 +28,6 @@ const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 let stepNo = 0;
 const step = (title: string) => console.log(`\n${bold(`[${++stepNo}/6] ${title}`)}`);
 const detail = (line: string) => console.log(dim(`      ${line}`));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(300);
-  }
-}
 
 function demoDeployment(role: 'frontend' | 'backend'): V1Deployment {
   return {
@@ -69,17 +60,13 @@ async function deployDemo(kc: KubeConfig): Promise<string> {
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
-  await waitFor('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
+  await eventually('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }), 120_000, 300);
   for (const role of ['backend', 'frontend'] as const) {
     await apps.createNamespacedDeployment({ namespace: NS, body: demoDeployment(role) });
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: role }, spec: { selector: { app: role }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
   }
   for (const role of ['backend', 'frontend']) {
-    const pods = await waitFor(`2 ready ${role} pods`, async () => {
-      const list = await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${role}` });
-      const ready = list.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-      return ready.length === 2 ? ready : undefined;
-    });
+    const pods = await waitForReadyPods(kc, NS, `app=${role}`, 2, 120_000);
     const containers = [...(pods[0]!.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...(pods[0]!.spec?.containers ?? [])].map((c) => c.name);
     detail(`${role}: ${pods.map((p) => `${p.metadata!.name} (${p.status!.podIP})`).join(', ')} — containers: ${containers.join(', ')}`);
   }
@@ -165,7 +152,7 @@ async function main(): Promise<void> {
     const relay = (d: Buffer) => { for (const line of d.toString().split('\n')) if (line.trim()) console.log(`      │ ${line}`); };
     cli.stdout!.on('data', relay);
     cli.stderr!.on('data', relay);
-    await waitFor('your requests to reach the laptop', async () => ((await ask(frontendUrl, ME)).backend?.version === 'laptop' ? true : undefined), 180_000);
+    await eventually('your requests to reach the laptop', async () => ((await ask(frontendUrl, ME)).backend?.version === 'laptop' ? true : undefined), 180_000, 300);
 
     step('Sending the same request to frontend, with and without your header');
     const rows: Array<[string, string]> = [];
