@@ -6,6 +6,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../constants.js';
 import { describeApiError, statusCodeOf } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { buildCertificateAuthority, buildLeafCertificate, type KeyPairPem } from './certificates.js';
@@ -22,7 +23,7 @@ export const PREVIOUS_CA_CERT_KEY = 'previous.crt';
 export const SERVING_CERT_KEY = 'tls.crt';
 export const SERVING_KEY_KEY = 'tls.key';
 export const SERVING_CA_KEY = 'ca.crt';
-const MANAGED_LABELS = { 'app.kubernetes.io/managed-by': 'detour', 'app.kubernetes.io/component': 'webhook-certificates' };
+const MANAGED_LABELS = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': 'webhook-certificates' };
 
 export interface CertificateManagerOptions {
   /** Used to build the store when `store` is not given. */
