@@ -39,7 +39,4 @@ export const OPERATOR_HEALTH_PORT = 8082;
 export const WEBHOOK_PORT = 9443;
 export const WEBHOOK_METRICS_PORT = 9090;
 
-/** The header the CLI and demo use by default for personal routes. */
-export const DEFAULT_ROUTING_HEADER = 'x-detour-user';
-
 export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'detour-system'];
