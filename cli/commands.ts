@@ -13,6 +13,7 @@ import { resourcePath, statusOf, type Kube } from './kube.js';
 import { describeProgress } from './progress.js';
 import { buildLabelSelector } from './replicas.js';
 import { startSession, type Screen } from './session.js';
+import { sleep } from './sleep.js';
 import { buildIntercept, buildInterceptName, describeMatch, planAdoption } from './spec.js';
 import { checkPort, pickContainer } from './workload.js';
 
@@ -25,15 +26,6 @@ export interface Io {
   signal: AbortSignal;
   /** The local user, the default owner. */
   user: string;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) { resolve(); return; }
-    const t = setTimeout(done, ms);
-    function done() { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Polls the Intercept until it routes (phase Active), printing each new step. */

@@ -11,6 +11,7 @@ import { CliError, explainLocalFailure } from './errors.js';
 import { formatDurationMs, formatRequestLine } from './format.js';
 import type { Kube } from './kube.js';
 import { buildLabelSelector, buildTunnelUrl, diffReplicas, planReplicas, viaIsPerReplica, workloadId, type Replica } from './replicas.js';
+import { sleep } from './sleep.js';
 import { planBackoff, describeRefusal } from './tunnel-plan.js';
 
 export interface Screen {
@@ -63,7 +64,6 @@ export async function startSession(o: SessionOptions): Promise<Session> {
     if (t && t !== token) { token = t; screen.info('Read the renewed tunnel token'); }
   };
 
-  let stopped = false;
   let endSession: (why: string) => void = () => undefined;
   const ended = new Promise<string>((resolve) => { endSession = resolve; });
   const tunnels = new Map<string, ReplicaTunnel>();
@@ -86,16 +86,11 @@ export async function startSession(o: SessionOptions): Promise<Session> {
 
   function startReplica(replica: Replica | undefined): ReplicaTunnel {
     const label = replica?.pod ?? o.via!;
-    let halt = false;
+    const halted = new AbortController();
     let current: Tunnel | undefined;
-    let wake: (() => void) | undefined;
-    const sleep = (ms: number) => new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => { clearTimeout(t); resolve(); };
-    });
     const loop = async (): Promise<void> => {
       let attempt = 0;
-      while (!halt) {
+      while (!halted.signal.aborted) {
         let delay: number;
         try {
           const url = buildTunnelUrl({ server: kube.server, namespace: ns, ...(replica ? { replica } : {}), ...(o.via ? { via: o.via } : {}) });
@@ -106,7 +101,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
             ...(api ? { headers: api.headers, webSocketOptions: { ...api.options, handshakeTimeout: 15_000 } } : {}),
             onRequest: onRequest(label),
           });
-          if (halt) { await current.close(); break; }
+          if (halted.signal.aborted) { await current.close(); break; }
           attempt = 0;
           connected.add(label);
           screen.info(`Connected tunnel to ${label}`);
@@ -114,13 +109,13 @@ export async function startSession(o: SessionOptions): Promise<Session> {
           const info = await current.closed;
           current = undefined;
           connected.delete(label);
-          if (halt) break;
+          if (halted.signal.aborted) break;
           if (info.code === CLOSE.revoked) void refreshToken();
           delay = planBackoff(0, random);
           screen.warn(`Lost tunnel to ${label} (${info.code}${info.reason ? ` ${info.reason}` : ''}); reconnecting in ${formatDurationMs(delay)}`);
         } catch (err) {
           current = undefined;
-          if (halt) break;
+          if (halted.signal.aborted) break;
           delay = planBackoff(attempt, random);
           attempt++;
           if (err instanceof TunnelRefusedError) {
@@ -132,15 +127,14 @@ export async function startSession(o: SessionOptions): Promise<Session> {
             screen.warn(`Cannot open tunnel to ${label} (${e.code ?? e.message}); retrying in ${formatDurationMs(delay)} (attempt ${attempt})`);
           }
         }
-        await sleep(delay);
+        await sleep(delay, halted.signal);
       }
     };
     const done = loop();
     return {
       replica: replica ?? { pod: label, uid: label, ip: '', tunnelPort: 0 },
       stop: async () => {
-        halt = true;
-        wake?.();
+        halted.abort();
         await current?.close();
         await done;
         connected.delete(label);
@@ -177,9 +171,10 @@ export async function startSession(o: SessionOptions): Promise<Session> {
     if (plan.ready.length === 0 && tunnels.size === 0 && lastNotReady === '') screen.info(`No ready replica of ${id}; waiting for one`);
   };
 
+  const stopping = new AbortController();
   let failures = 0;
   const poll = async (): Promise<void> => {
-    while (!stopped) {
+    while (!stopping.signal.aborted) {
       try {
         await sync();
         failures = 0;
@@ -187,7 +182,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
         failures++;
         if (failures === 1 || failures % 10 === 0) screen.warn(`Cannot read the cluster: ${err instanceof Error ? err.message : String(err)}; tunnels stay up, retrying`);
       }
-      await new Promise((r) => setTimeout(r, o.pollIntervalMs ?? 1000));
+      await sleep(o.pollIntervalMs ?? 1000, stopping.signal);
     }
   };
   await sync();
@@ -198,10 +193,11 @@ export async function startSession(o: SessionOptions): Promise<Session> {
   return {
     ended,
     stop: async () => {
-      stopped = true;
+      // Polling first: a sync still in flight would otherwise open tunnels after they were stopped.
+      stopping.abort();
+      await polling;
       await Promise.all([...tunnels.values()].map((t) => t.stop()));
       tunnels.clear();
-      await polling;
     },
   };
 }
