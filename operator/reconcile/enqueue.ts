@@ -6,18 +6,22 @@
 
 import { interceptKey, type Intercept } from '../../core/api/intercept.js';
 import type { WorkloadRef } from '../../core/routing/table.js';
+import { workloadKey } from '../control/hub.js';
 import { normalisedPort } from './conflicts.js';
 
 /** Name of the Intercept informer's index by workload. */
 export const WORKLOAD_INDEX = 'workload';
 
-/** `namespace/Kind/name`: the key of a workload, as the index and the control hub spell it. */
-export function workloadIndexKey(w: WorkloadRef): string {
-  return `${w.namespace}/${w.kind}/${w.name}`;
+/** `namespace/Kind/name`: the index value of a workload, the same key the control hub files its tables under. */
+export const workloadIndexKey: (w: WorkloadRef) => string = workloadKey;
+
+/** The workload an Intercept targets (always in its own namespace). */
+export function workloadOf(i: Intercept): WorkloadRef {
+  return { kind: i.spec.workload.kind, namespace: i.metadata.namespace, name: i.spec.workload.name };
 }
 
 export function interceptWorkloadKey(i: Intercept): string {
-  return workloadIndexKey({ kind: i.spec.workload.kind, namespace: i.metadata.namespace, name: i.spec.workload.name });
+  return workloadKey(workloadOf(i));
 }
 
 /** The indexers to give the Intercept informer. */

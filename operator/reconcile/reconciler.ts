@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { API_GROUP, API_VERSION, FINALIZER, INJECT_LABEL, INTERCEPT_NAME_LABEL, INTERCEPT_PLURAL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/constants.js';
 import { interceptKey, tokenSecretName, TOKEN_SECRET_KEY, type Intercept, type ObjectMeta } from '../../core/api/intercept.js';
-import type { Route, WorkloadRef } from '../../core/routing/table.js';
+import type { Route } from '../../core/routing/table.js';
 import type { Logger } from '../../core/logging.js';
 import { classifyApiError } from '../../core/errors.js';
 import { hashToken } from '../../core/tunnel/protocol.js';
@@ -13,7 +13,7 @@ import type { Informer } from '../runtime/informer.js';
 import type { ControlHub } from '../control/hub.js';
 import type { EventRecorder } from '../events.js';
 import { normalisedPort, planConflicts } from './conflicts.js';
-import { WORKLOAD_INDEX, workloadIndexKey } from './enqueue.js';
+import { WORKLOAD_INDEX, workloadIndexKey, workloadOf } from './enqueue.js';
 import { OwnWrites } from './own-writes.js';
 import { isRoutable, planIntercept, type Gathered } from './plan.js';
 import type { Pod, Workload } from './workload.js';
@@ -40,10 +40,6 @@ export interface ReconcileResult {
 }
 
 const WORKLOAD_PLURAL = { Deployment: 'deployments', StatefulSet: 'statefulsets', ReplicaSet: 'replicasets' } as const;
-
-export function workloadOf(i: Intercept): WorkloadRef {
-  return { kind: i.spec.workload.kind, namespace: i.metadata.namespace, name: i.spec.workload.name };
-}
 
 function interceptPath(ns: string, name: string, sub?: string): string {
   return resourcePath(API_GROUP, API_VERSION, INTERCEPT_PLURAL, ns, name, sub);
