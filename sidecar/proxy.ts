@@ -14,6 +14,7 @@ import { forwardH2Stream, respondH2Error, type ForwardResult } from '../core/tun
 import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
 import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
 import type { AppUpstream } from './app-upstream.js';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { RequestResult, SidecarMetrics } from './metrics.js';
 import { startMirror, type MirrorCopy } from './mirror.js';
 import type { Decision, Router } from './router.js';
@@ -44,27 +45,47 @@ export interface ProxyListener {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Counts a finished request once, with its duration. */
-function recorder(deps: ProxyDeps): (result: RequestResult, intercept: string, startedAt: number) => void {
+/**
+ * The metric series one listener updates per request. prom-client's `labels()` validates and
+ * hashes its arguments on every call, so each child is looked up once per intercept and result.
+ */
+interface ListenerMetrics {
+  /** Counts a finished request once, with its duration. */
+  record(result: RequestResult, intercept: string, startedAt: number): void;
+  /** The in-flight tunnel streams gauge of an intercept. */
+  activeStreams(intercept: string): Gauge.Internal<'intercept'>;
+}
+
+function listenerMetrics(deps: ProxyDeps): ListenerMetrics {
   const port = String(deps.port.name ?? deps.port.appPort);
-  const appCounter = deps.metrics.requests.labels(port, '', 'app');
-  const appDuration = deps.metrics.duration.labels('app');
-  return (result, intercept, startedAt) => {
-    const seconds = (performance.now() - startedAt) / 1000;
-    if (result === 'app') {
-      appCounter.inc();
-      appDuration.observe(seconds);
-      return;
-    }
-    deps.metrics.requests.labels(port, intercept, result).inc();
-    deps.metrics.duration.labels(result).observe(seconds);
+  const { requests, duration, activeStreams } = deps.metrics;
+  const counters = new Map<string, Map<RequestResult, Counter.Internal>>();
+  const durations = new Map<RequestResult, Histogram.Internal<'result'>>();
+  const gauges = new Map<string, Gauge.Internal<'intercept'>>();
+  return {
+    record(result, intercept, startedAt) {
+      let byResult = counters.get(intercept);
+      if (byResult === undefined) counters.set(intercept, byResult = new Map());
+      let counter = byResult.get(result);
+      if (counter === undefined) byResult.set(result, counter = requests.labels(port, intercept, result));
+      let histogram = durations.get(result);
+      if (histogram === undefined) durations.set(result, histogram = duration.labels(result));
+      counter.inc();
+      histogram.observe((performance.now() - startedAt) / 1000);
+    },
+    activeStreams(intercept) {
+      let gauge = gauges.get(intercept);
+      if (gauge === undefined) gauges.set(intercept, gauge = activeStreams.labels(intercept));
+      return gauge;
+    },
   };
 }
 
 export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   const { router, app, logger, stats, metrics } = deps;
   const appPort = deps.port.appPort;
-  const record = recorder(deps);
+  const series = listenerMetrics(deps);
+  const record = series.record;
 
   // ---------- HTTP/1.1 ----------
   const h1 = http.createServer({
@@ -95,7 +116,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       }
       case 'developer':
         stats.routed(decision.route.intercept);
-        return proxyHttp1ToDeveloper(req, res, decision, metrics, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+        return proxyHttp1ToDeveloper(req, res, decision, series, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
     }
   });
 
@@ -105,7 +126,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     const decision = router.decide(appPort, req.url ?? '/', req.headers);
     if (decision.kind === 'developer') {
       stats.routed(decision.route.intercept);
-      upgradeToDeveloper(req, socket, head, decision, metrics, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+      upgradeToDeveloper(req, socket, head, decision, series, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
       return;
     }
     if (decision.kind === 'reject') {
@@ -174,7 +195,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       }
       case 'developer': {
         stats.routed(decision.route.intercept);
-        const gauge = metrics.activeStreams.labels(decision.route.intercept);
+        const gauge = series.activeStreams(decision.route.intercept);
         gauge.inc();
         forwardH2Stream(stream, headers, decision.tunnel.session, {
           extraHeaders: { ...forwarded, [PROTO_HEADER]: 'h2', [INTERCEPT_HEADER]: decision.route.intercept },
@@ -366,11 +387,11 @@ function tunnelRequestHeaders(req: IncomingMessage, decision: { route: { interce
 }
 
 function proxyHttp1ToDeveloper(
-  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, metrics: SidecarMetrics, onDone: (ok: boolean) => void,
+  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: (ok: boolean) => void,
 ): void {
   const tunnel: TunnelPeer = decision.tunnel;
   let finished = false;
-  const gauge = metrics.activeStreams.labels(decision.route.intercept);
+  const gauge = series.activeStreams(decision.route.intercept);
   const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
   gauge.inc();
   let stream: http2.ClientHttp2Stream;
@@ -456,11 +477,11 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
 
 /** WebSocket (or any Upgrade) to the developer: one tunnel stream that becomes a byte pipe after the 101. */
 function upgradeToDeveloper(
-  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, metrics: SidecarMetrics, onDone: (ok: boolean) => void,
+  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: (ok: boolean) => void,
 ): void {
   const headers = tunnelRequestHeaders(req, decision, false);
   headers[UPGRADE_HEADER] = String(req.headers.upgrade ?? 'websocket');
-  const gauge = metrics.activeStreams.labels(decision.route.intercept);
+  const gauge = series.activeStreams(decision.route.intercept);
   let finished = false;
   const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
   gauge.inc();
