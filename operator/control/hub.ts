@@ -60,10 +60,6 @@ export class ControlHub {
     for (const set of this.conns.values()) for (const c of set) this.sendTable(c);
   }
 
-  isPublishing(): boolean {
-    return this.publishing;
-  }
-
   /**
    * Sets (or, with undefined, withdraws) an intercept's route. Costs O(routes of its workload) when
    * the route changed and O(size of the route) when it did not: the previous route is compared by

@@ -63,10 +63,6 @@ export class WorkQueue {
     return this.queue.length;
   }
 
-  isProcessing(key: string): boolean {
-    return this.processing.has(key);
-  }
-
   shutDown(): void {
     this.shuttingDown = true;
     for (const d of this.delayed.values()) clearTimeout(d.timer);
