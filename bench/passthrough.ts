@@ -15,7 +15,7 @@ import type { BenchPlan } from './plan.js';
 
 type Name = 'direct' | 'sidecar' | 'nginx';
 
-export function nginxConfig(prefix: string, listenPort: number, appPort: number): string {
+function nginxConfig(prefix: string, listenPort: number, appPort: number): string {
   return `worker_processes 1;
 daemon off;
 master_process on;
@@ -47,7 +47,7 @@ http {
 `;
 }
 
-export async function startNginx(bin: string, appPort: number): Promise<Child<{ port: number }>> {
+async function startNginx(bin: string, appPort: number): Promise<Child<{ port: number }>> {
   const prefix = mkdtempSync(join(tmpdir(), 'detour-bench-nginx-'));
   const port = await freePort();
   writeFileSync(join(prefix, 'nginx.conf'), nginxConfig(prefix, port, appPort));

@@ -33,7 +33,7 @@ export function ratioOf(a: readonly number[], b: readonly number[]): Summary {
   return summarize(a.map((x, i) => x / b[i]!));
 }
 
-export function fmt(n: number, digits = 2): string {
+function fmt(n: number, digits = 2): string {
   if (!Number.isFinite(n)) return 'n/a';
   const abs = Math.abs(n);
   if (abs >= 1000) return n.toFixed(0);

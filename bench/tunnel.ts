@@ -19,11 +19,11 @@ import { profileArgs, startRole, type Child } from './processes.js';
 import { percentile, ratioOf, summarize } from './stats.js';
 import type { Tools } from './ensure-tools.js';
 
-export const BENCH_USER = { 'x-detour-user': 'bench' };
+const BENCH_USER = { 'x-detour-user': 'bench' };
 const TOKEN = 'bench-token-0123456789';
 
 /** A stand-in for the operator's control channel: pushes one table to every sidecar that connects, records acks. */
-export async function startFakeOperator(table: RoutingTable): Promise<{ url: string; acked: Promise<void>; close(): Promise<void> }> {
+async function startFakeOperator(table: RoutingTable): Promise<{ url: string; acked: Promise<void>; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: CONTROL_PATH });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   let onAck: () => void = () => undefined;

@@ -8,7 +8,7 @@ import type { BenchPlan } from './plan.js';
 import { startRole } from './processes.js';
 import { percentile, ratioOf, summarize } from './stats.js';
 
-export function admissionReview(i: number): Buffer {
+function admissionReview(i: number): Buffer {
   return Buffer.from(JSON.stringify({
     apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
     request: {

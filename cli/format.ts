@@ -6,7 +6,7 @@ import type { TunnelRequestEvent } from '../core/tunnel/developer.js';
 import { describeMatch } from './spec.js';
 
 /** `14:03:09` in local time. */
-export function formatClock(d: Date): string {
+function formatClock(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

@@ -109,7 +109,7 @@ export interface InterceptRequest {
   owner?: string;
 }
 
-export function buildInterceptSpec(r: InterceptRequest): InterceptSpec {
+function buildInterceptSpec(r: InterceptRequest): InterceptSpec {
   const spec: InterceptSpec = { workload: { kind: r.workload.kind, name: r.workload.name }, port: r.port, mode: r.mode };
   if (r.headers.length > 0 || r.pathPrefix) {
     spec.match = {};

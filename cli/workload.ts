@@ -21,7 +21,7 @@ export interface WorkloadJson {
 const SIDECAR_NAMES = new Set(['detour-sidecar', 'detour-iptables']);
 
 /** The app containers of the pod template (Detour's own left out). */
-export function appContainers(w: WorkloadJson): ContainerJson[] {
+function appContainers(w: WorkloadJson): ContainerJson[] {
   return (w.spec?.template?.spec?.containers ?? []).filter((c) => !SIDECAR_NAMES.has(c.name));
 }
 
