@@ -11,7 +11,7 @@ import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
 import { forwardH2Stream, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
-import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
+import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
 import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
 import type { AppUpstream } from './app-upstream.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
@@ -106,7 +106,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
         return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'fallback' : 'failed', decision.route.intercept, startedAt));
       case 'reject':
         stats.fallback(decision.route.intercept);
-        rejectHttp1(res, decision.reason);
+        failHttp1(res, 503, decision.reason);
         record('rejected', decision.route.intercept, startedAt);
         return;
       case 'mirror': {
@@ -262,12 +262,6 @@ function writeRawResponse(socket: net.Socket, status: number, reason: string): v
   );
 }
 
-function rejectHttp1(res: ServerResponse, reason: string): void {
-  const body = `${reason}\n`;
-  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 function failHttp1(res: ServerResponse, status: number, reason: string): void {
   if (res.headersSent) { res.destroy(); return; }
   if (res.destroyed) return;
@@ -299,10 +293,6 @@ function requestHasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const len = req.headers['content-length'];
   return len !== undefined && len !== '0';
-}
-
-function stripMappedV4(addr: string | undefined): string | undefined {
-  return addr?.startsWith('::ffff:') ? addr.slice(7) : addr;
 }
 
 function rawTrailerPairs(raw: string[]): Array<[string, string]> {

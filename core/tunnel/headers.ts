@@ -63,11 +63,16 @@ export function endToEndHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeade
   return out;
 }
 
+/** A socket's remote address as X-Forwarded-For shows it: IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as plain IPv4. */
+export function stripMappedV4(addr: string | undefined): string | undefined {
+  return addr?.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
 /** Appends the peer to `X-Forwarded-For` and sets `X-Forwarded-Proto` when absent. Mutates `headers`. */
 export function addForwardedHeaders(headers: OutgoingHttpHeaders, remoteAddress: string | undefined, proto: 'http' | 'https'): void {
-  if (remoteAddress) {
+  const peer = stripMappedV4(remoteAddress);
+  if (peer) {
     const prior = headers['x-forwarded-for'];
-    const peer = remoteAddress.startsWith('::ffff:') ? remoteAddress.slice(7) : remoteAddress;
     headers['x-forwarded-for'] = prior === undefined ? peer : `${Array.isArray(prior) ? prior.join(', ') : String(prior)}, ${peer}`;
   }
   if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = proto;
