@@ -135,10 +135,10 @@ function pathOnly(path: string): string {
   return q === -1 ? path : path.slice(0, q);
 }
 
-/** True when every condition of the compiled route holds for the request at `nowMs`. */
-export function routeMatches(r: CompiledRoute, input: MatchInput, nowMs: number): boolean {
+/** True when every condition of the compiled route holds for the request (`path` without its query) at `nowMs`. */
+function routeMatches(r: CompiledRoute, path: string, input: MatchInput, nowMs: number): boolean {
   if (nowMs >= r.expiresAtMs) return false;
-  if (r.pathPrefix !== undefined && !pathOnly(input.path).startsWith(r.pathPrefix)) return false;
+  if (r.pathPrefix !== undefined && !path.startsWith(r.pathPrefix)) return false;
   for (let i = 0; i < r.headers.length; i++) {
     const rule = r.headers[i]!;
     const value = input.header(rule.name);
@@ -154,8 +154,9 @@ export function routeMatches(r: CompiledRoute, input: MatchInput, nowMs: number)
 export function matchRoute(routes: CompiledRoutes, input: MatchInput, nowMs: number): CompiledRoute | undefined {
   if (routes.length === 0) return undefined;
   if (isKubeProbe(input.header('user-agent'))) return undefined;
+  const path = pathOnly(input.path);
   for (let i = 0; i < routes.length; i++) {
-    if (routeMatches(routes[i]!, input, nowMs)) return routes[i];
+    if (routeMatches(routes[i]!, path, input, nowMs)) return routes[i];
   }
   return undefined;
 }
