@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,15 @@ import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './
 import { execInPod, fetchFromPod, isReady, podNetns, waitForReadyPods } from './support/pods.js';
 
 const run = promisify(execFile);
+
+/** True while the process exists and has not exited (zombies have exited). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
@@ -166,8 +175,7 @@ describe('the test node runs pods', () => {
       const netns = await listNetns();
       return before.every((n) => !netns.includes(n)) ? true : undefined;
     });
-    const alive = pids.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
-    expect(alive).toEqual([]);
+    expect(pids.filter(isRunning)).toEqual([]);
   });
 });
 
@@ -272,7 +280,7 @@ describe('pods as API clients and servers', () => {
     }
   });
 
-  it('gives a container the pod IP, ports on 0.0.0.0 and localhost shared between its containers', async () => {
+  it('gives the containers of a pod one localhost: container a reaches container b on 127.0.0.1', async () => {
     await core.createNamespacedPod({
       namespace: ns,
       body: {
@@ -303,5 +311,28 @@ describe('pods as API clients and servers', () => {
     });
     expect(waiting.reason).toBe('ErrImagePull');
     expect(waiting.message).toMatch(/image nginx:1.27 is not in the test node's image map/);
+  });
+});
+
+describe('pod termination', () => {
+  it('removes the pod object only after its containers are gone (SIGTERM ignored → SIGKILL after the grace period)', async () => {
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'stubborn' },
+        spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image: 'detour/shell', command: ['sh', '-c', "trap '' TERM; sleep 3600"] }] },
+      },
+    });
+    const pod = await eventually('the stubborn pod to run', async () => {
+      const p = await core.readNamespacedPod({ name: 'stubborn', namespace: ns });
+      return p.status?.phase === 'Running' ? p : undefined;
+    });
+    const pids = (await run('ip', ['netns', 'pids', podNetns(pod)])).stdout.trim().split('\n').map(Number).filter((n) => n > 0);
+    expect(pids.length).toBeGreaterThan(0);
+    await core.deleteNamespacedPod({ name: 'stubborn', namespace: ns });
+    await eventually('the pod object to be gone', () => core.readNamespacedPod({ name: 'stubborn', namespace: ns }).then(() => undefined, () => true), 30_000, 50);
+    // The moment the object is gone, nothing of the pod may still run (a killed grandchild may linger
+    // as a zombie until pid 1 reaps it: that is exited, not running).
+    expect(pids.filter(isRunning)).toEqual([]);
   });
 });

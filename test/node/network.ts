@@ -10,7 +10,7 @@
 //   - in the root namespace, routes for the pod range 10.244.K.0/24 and the service range
 //     10.96.K.0/24 via the node namespace (nothing else changes there).
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -111,15 +111,27 @@ export async function deleteNodeNetwork(index: number): Promise<void> {
   rmSync(nodeStateDir(index), { recursive: true, force: true });
 }
 
+/** True while the process exists and has not exited (a zombie has exited; it only awaits its reaper). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILLs every process in the namespace and waits (up to 5 s) until none of them runs any more. */
 export async function killNamespaceProcesses(ns: string): Promise<void> {
   const out = await run('ip', ['netns', 'pids', ns]).catch(() => '');
-  for (const pid of out.split('\n').map(Number).filter((n) => n > 0)) {
+  const pids = out.split('\n').map(Number).filter((n) => n > 0);
+  for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
   }
+  for (let i = 0; i < 100 && pids.some(running); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 export async function createPodNetwork(net: NodeNetwork, podUid: string, ip: string): Promise<PodNetwork> {

@@ -135,7 +135,7 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
 
   // Pods: a level-based sync loop over the pods bound to this node.
   const runners = new Map<string, PodRunner>();
-  const stopping = new Set<string>();
+  const stopping = new Map<string, Promise<void>>();
   const ips = new Map<string, string>();
   const allocateIp = (uid: string): string => {
     const used = new Set(ips.values());
@@ -163,16 +163,26 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
     }
   };
 
-  const stopPod = async (uid: string, grace: number) => {
+  // One stop per pod: a pod that is already stopping returns the stop in flight.
+  const stopPod = (uid: string, grace: number): Promise<void> => {
+    const inFlight = stopping.get(uid);
+    if (inFlight) return inFlight;
     const runner = runners.get(uid);
-    if (!runner || stopping.has(uid)) return;
-    stopping.add(uid);
-    await runner.stop(grace).catch((e: Error) => log(`Failed to clean up pod ${uid}: ${e.message}`));
-    runners.delete(uid);
-    ips.delete(uid);
-    lastWritten.delete(uid);
-    stopping.delete(uid);
+    if (!runner) return Promise.resolve();
+    const done = runner.stop(grace)
+      .catch((e: Error) => log(`Failed to clean up pod ${uid}: ${e.message}`))
+      .then(() => {
+        runners.delete(uid);
+        ips.delete(uid);
+        lastWritten.delete(uid);
+        stopping.delete(uid);
+      });
+    stopping.set(uid, done);
+    return done;
   };
+  // As the kubelet does: the object goes only once its containers are gone.
+  const deletePodObject = (pod: V1Pod) =>
+    core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid! } } }).catch(() => undefined);
 
   let running = true;
   const sync = async () => {
@@ -183,13 +193,9 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
       seen.add(uid);
       const runner = runners.get(uid);
       if (pod.metadata?.deletionTimestamp) {
-        if (runner) {
-          void stopPod(uid, pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30).then(() =>
-            core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { gracePeriodSeconds: 0, preconditions: { uid } } }).catch(() => undefined),
-          );
-        } else if (!stopping.has(uid)) {
-          await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { gracePeriodSeconds: 0, preconditions: { uid } } }).catch(() => undefined);
-        }
+        if (stopping.has(uid)) continue; // the stop in flight deletes the object when it is done
+        if (runner) void stopPod(uid, pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30).then(() => deletePodObject(pod));
+        else await deletePodObject(pod);
         continue;
       }
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
