@@ -303,32 +303,26 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await waitFor('kube-apiserver /readyz', apiserver, async () => (await httpsStatus(`${server}/readyz`, { ca: ca.certPem, token: adminToken })) === 200);
 
     log('Starting kube-controller-manager and kube-scheduler');
-    const kcm = launch('kube-controller-manager', binaries['kube-controller-manager'], [
-      `--kubeconfig=${join(dir, 'kcm.kubeconfig')}`,
-      `--authentication-kubeconfig=${join(dir, 'kcm.kubeconfig')}`,
-      `--authorization-kubeconfig=${join(dir, 'kcm.kubeconfig')}`,
+    // What the controller-manager and the scheduler share: their kubeconfig for everything, a
+    // loopback serving port with a self-signed certificate, no leader election.
+    const componentArgs = (kubeconfig: string, port: number, certDir: string) => [
+      ...['kubeconfig', 'authentication-kubeconfig', 'authorization-kubeconfig'].map((flag) => `--${flag}=${join(dir, kubeconfig)}`),
       '--bind-address=127.0.0.1',
-      `--secure-port=${kcmPort}`,
-      `--cert-dir=${join(dir, 'kcm')}`,
+      `--secure-port=${port}`,
+      `--cert-dir=${join(dir, certDir)}`,
       '--leader-elect=false',
+      '--v=0',
+    ];
+    const kcm = launch('kube-controller-manager', binaries['kube-controller-manager'], [
+      ...componentArgs('kcm.kubeconfig', kcmPort, 'kcm'),
       '--use-service-account-credentials=true',
       `--service-account-private-key-file=${pki('sa.key')}`,
       `--root-ca-file=${pki('ca.crt')}`,
       `--cluster-signing-cert-file=${pki('ca.crt')}`,
       `--cluster-signing-key-file=${pki('ca.key')}`,
       `--service-cluster-ip-range=${serviceRange}`,
-      '--v=0',
     ]);
-    const scheduler = launch('kube-scheduler', binaries['kube-scheduler'], [
-      `--kubeconfig=${join(dir, 'scheduler.kubeconfig')}`,
-      `--authentication-kubeconfig=${join(dir, 'scheduler.kubeconfig')}`,
-      `--authorization-kubeconfig=${join(dir, 'scheduler.kubeconfig')}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${schedPort}`,
-      `--cert-dir=${join(dir, 'scheduler')}`,
-      '--leader-elect=false',
-      '--v=0',
-    ]);
+    const scheduler = launch('kube-scheduler', binaries['kube-scheduler'], componentArgs('scheduler.kubeconfig', schedPort, 'scheduler'));
     await waitFor('kube-controller-manager /healthz', kcm, async () => (await httpsStatus(`https://127.0.0.1:${kcmPort}/healthz`, {})) === 200);
     await waitFor('kube-scheduler /healthz', scheduler, async () => (await httpsStatus(`https://127.0.0.1:${schedPort}/healthz`, {})) === 200);
 

@@ -290,9 +290,8 @@ export class PodRunner {
       if (!once) c.restartTimer = setTimeout(() => void this.startContainer(c), 2000);
       return;
     }
-    // The sources live under this node's folder (in /tmp): a mount over one of its ancestors (an
-    // emptyDir at /tmp, common with readOnlyRootFilesystem) would hide the sources mounted after
-    // it, so such mounts go last.
+    // The sources live under this node's folder (/run/detour/node-K): a mount over one of its
+    // ancestors (e.g. an emptyDir at /run) would hide the sources mounted after it, so such mounts go last.
     const all = (c.spec.volumeMounts ?? []).map((m) => ({ source: join(this.volumeDir(m.name), m.subPath ?? ''), target: m.mountPath }));
     const hides = (target: string) => `${this.deps.dir}/`.startsWith(`${target.replace(/\/+$/, '')}/`);
     const mounts = [...all.filter((m) => !hides(m.target)), ...all.filter((m) => hides(m.target))];

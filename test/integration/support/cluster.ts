@@ -1,8 +1,6 @@
 // Helpers for integration suites: the control plane's admin kubeconfig (set up by global-setup.ts),
 // throw-away namespaces, and polling until the cluster shows what a test expects.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
 export function loadKubeConfig(): KubeConfig {
@@ -11,17 +9,6 @@ export function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
   return kc;
-}
-
-/** The control plane's folder (logs, pki) and CA, for tests that register webhooks by URL. */
-export function controlPlaneDir(): string {
-  const dir = process.env.DETOUR_TEST_CONTROL_PLANE_DIR;
-  if (!dir) throw new Error('DETOUR_TEST_CONTROL_PLANE_DIR is not set');
-  return dir;
-}
-
-export function controlPlaneCaPem(): string {
-  return readFileSync(join(controlPlaneDir(), 'pki', 'ca.crt'), 'utf8');
 }
 
 export async function createNamespace(kc: KubeConfig, prefix: string): Promise<string> {
