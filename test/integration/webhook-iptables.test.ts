@@ -7,24 +7,20 @@
 // serves pass-through while its control channel retries an unreachable loopback address.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { AddressInfo } from 'node:net';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Container, type V1MutatingWebhookConfiguration, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { DETOUR_UID, INJECTED_ANNOTATION, IPTABLES_INIT_CONTAINER, SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT_FIRST } from '../../core/constants.js';
 import { parseInjectionRecord } from '../../core/injection-record.js';
 import { buildLogger } from '../../core/logging.js';
 import { buildRegistry } from '../../core/metrics.js';
-import { startCertificateManager, type CertificateManager } from '../../core/tls/certificate-manager.js';
-import { buildApp, reloadServingCertificate, type WebhookApp } from '../../webhook/app.js';
 import { buildInjectionConfig } from '../../webhook/config.js';
 import { buildWebhookMetrics } from '../../webhook/metrics.js';
-import { buildMutatingWebhookConfiguration } from '../../webhook/registration.js';
 import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { execInPod, nodeNetwork, waitForReadyPods } from './support/pods.js';
+import { startTestWebhook, type TestWebhook } from './support/webhook.js';
+import { execInPod, fetchFromPod, nodeNetwork, waitForReadyPods } from './support/pods.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
-const admission = kc.makeApiClient(AdmissionregistrationV1Api);
 const logger = buildLogger({ name: 'webhook-iptables-test', level: 'silent' });
 const metrics = buildWebhookMetrics(buildRegistry(false));
 // Nothing listens on port 1 of the pod's loopback: the sidecar's control channel keeps retrying
@@ -32,48 +28,18 @@ const metrics = buildWebhookMetrics(buildRegistry(false));
 const config = buildInjectionConfig({ operatorUrl: 'ws://127.0.0.1:1/control' });
 
 let ns: string;
-let configName: string;
-let app: WebhookApp | undefined;
-let manager: CertificateManager | undefined;
+let hook: TestWebhook | undefined;
 
 interface EchoAnswer { pod: string; path: string; headers: Record<string, string | undefined> }
 
-const containerOf = (pod: V1Pod, name: string): V1Container | undefined => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((c) => c.name === name);
-
 beforeAll(async () => {
   ns = await createNamespace(kc, 'iptables');
-  configName = `detour-test-${ns}`;
   await eventually('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: ns }));
-
-  manager = startCertificateManager({
-    kube: kc, namespace: ns, secretName: 'detour-webhook-tls', webhookConfigName: configName, serviceName: 'detour-webhook',
-    ipAddresses: ['127.0.0.1'], clock: { now: () => new Date() }, logger, manual: true,
-    onServingCertificate: (pair) => { if (app) reloadServingCertificate(app, pair, metrics); },
-  });
-  await manager.reconcile();
-  app = buildApp({ config, logger, metrics, tls: manager.current()! });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as AddressInfo).port;
-  const registration = buildMutatingWebhookConfiguration({ name: configName, clientConfig: { url: `https://127.0.0.1:${port}/mutate` } });
-  // Only this suite's namespace: other suites running against the same cluster are not touched.
-  const webhooks = registration.webhooks.map((w) => ({ ...w, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
-  await admission.createMutatingWebhookConfiguration({ body: { ...registration, webhooks } as unknown as V1MutatingWebhookConfiguration });
-  await manager.reconcile(); // patches the caBundle
-
-  // The API server picks the configuration up asynchronously: wait until a dry-run pod is injected.
-  await eventually('the API server to call the webhook', async () => {
-    const pod = await core.createNamespacedPod({
-      namespace: ns, dryRun: 'All',
-      body: { metadata: { name: 'probe', labels: { 'detour.dev/inject': 'true' } }, spec: { containers: [{ name: 'app', image: 'detour/echo' }] } },
-    });
-    return containerOf(pod, SIDECAR_CONTAINER) ? true : undefined;
-  }, 30_000);
+  hook = await startTestWebhook(kc, { namespace: ns, config, logger, metrics });
 });
 
 afterAll(async () => {
-  manager?.stop();
-  await admission.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
-  await app?.close();
+  await hook?.stop();
   await deleteNamespace(kc, ns);
 });
 
@@ -92,12 +58,6 @@ async function sidecarCount(podIp: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-/** A GET from inside the pod's network namespace, optionally as another user (like a process of the pod). */
-async function fetchInPod(pod: V1Pod, url: string, uid?: number): Promise<{ status: number; body: string }> {
-  const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => console.log(JSON.stringify({ status: 0, body: String(e.cause?.code ?? e) })))`;
-  const as = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
-  return JSON.parse((await execInPod(pod, [...as, process.execPath, '-e', script])).trim()) as { status: number; body: string };
-}
 
 describe('a numeric targetPort with the iptables opt-in', () => {
   let pod: V1Pod;
@@ -191,7 +151,7 @@ describe('a numeric targetPort with the iptables opt-in', () => {
     // Root in the pod's network namespace, as the app runs: the OUTPUT rule sends it to the sidecar,
     // whose own connection to the app (127.0.0.1, uid 65532) is not redirected again.
     const before = await sidecarCount(podIp);
-    const self = await fetchInPod(pod, `http://${podIp}:8080/self`);
+    const self = await fetchFromPod(pod, `http://${podIp}:8080/self`);
     expect(self.status).toBe(200);
     const answer = JSON.parse(self.body) as EchoAnswer;
     expect(answer.pod).toBe(pod.metadata!.name);
@@ -199,12 +159,12 @@ describe('a numeric targetPort with the iptables opt-in', () => {
     expect(await sidecarCount(podIp)).toBeGreaterThan(before);
 
     // The sidecar's user reaches the app directly even on the pod IP: no redirect, no extra hop.
-    const direct = await fetchInPod(pod, `http://${podIp}:8080/as-sidecar`, DETOUR_UID);
+    const direct = await fetchFromPod(pod, `http://${podIp}:8080/as-sidecar`, DETOUR_UID);
     expect(direct.status).toBe(200);
     expect((JSON.parse(direct.body) as EchoAnswer).headers['x-forwarded-for']).toBeUndefined();
 
     // Loopback is never redirected: the app talking to itself on localhost reaches itself.
-    const local = await fetchInPod(pod, 'http://127.0.0.1:8080/local');
+    const local = await fetchFromPod(pod, 'http://127.0.0.1:8080/local');
     expect(local.status).toBe(200);
     expect((JSON.parse(local.body) as EchoAnswer).headers['x-forwarded-for']).toBeUndefined();
   });

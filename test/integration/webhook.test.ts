@@ -1,34 +1,28 @@
-// The real API server calls the webhook: registered by URL (no kube-proxy for Service IPs here)
-// with the caBundle that the certificate manager patches in; the app runs in this process.
+// The real API server calls the webhook, served from this process and registered by URL
+// (support/webhook.ts) with the caBundle that the certificate manager patches in.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, DiscoveryV1Api, type V1Container, type V1MutatingWebhookConfiguration, type V1Pod } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, DiscoveryV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT_FIRST } from '../../core/constants.js';
 import { parseInjectionRecord } from '../../core/injection-record.js';
 import { buildLogger } from '../../core/logging.js';
 import { buildRegistry } from '../../core/metrics.js';
-import { startCertificateManager, type CertificateManager } from '../../core/tls/certificate-manager.js';
-import { buildApp, reloadServingCertificate, type WebhookApp } from '../../webhook/app.js';
 import { buildInjectionConfig } from '../../webhook/config.js';
 import { buildWebhookMetrics } from '../../webhook/metrics.js';
-import { buildMutatingWebhookConfiguration } from '../../webhook/registration.js';
 import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { startTestWebhook, type TestWebhook } from './support/webhook.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-const logger = buildLogger({ name: 'webhook-test', level: process.env.WEBHOOK_TEST_LOG === '1' ? 'debug' : 'silent' });
+const logger = buildLogger({ name: 'webhook-test', level: 'silent' });
 const metrics = buildWebhookMetrics(buildRegistry(false));
 const config = buildInjectionConfig();
 
 let ns: string;
-let configName: string;
-let app: WebhookApp;
-let manager: CertificateManager;
-let rotations = 0;
+let hook: TestWebhook;
 
 const sidecarOf = (pod: V1Pod): V1Container | undefined => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((c) => c.name === SIDECAR_CONTAINER);
 
@@ -45,49 +39,13 @@ const labelledPod = (name: string, labels: Record<string, string> = { 'detour.de
 
 beforeAll(async () => {
   ns = await createNamespace(kc, 'webhook');
-  configName = `detour-test-${ns}`;
   await eventually('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: ns }));
-
-  // Certificates first (the configuration does not exist yet), then the app, then the registration.
-  manager = startCertificateManager({
-    kube: kc, namespace: ns, secretName: 'detour-webhook-tls', webhookConfigName: configName, serviceName: 'detour-webhook',
-    ipAddresses: ['127.0.0.1'], clock: { now: () => new Date() }, logger, manual: true,
-    // Rotate on every reconcile: 3-minute certificates, renewed once 60 % of their life (incl. 5 min backdating) has passed.
-    policy: { servingValidityHours: 0.05, renewFraction: 0.6 },
-    onServingCertificate: (pair) => {
-      if (!app) return;
-      reloadServingCertificate(app, pair, metrics);
-      rotations++;
-    },
-  });
-  await manager.reconcile();
-  app = buildApp({ config, logger, metrics, tls: manager.current()! });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as AddressInfo).port;
-  const registration = buildMutatingWebhookConfiguration({ name: configName, clientConfig: { url: `https://127.0.0.1:${port}/mutate` } });
-  await admission.createMutatingWebhookConfiguration({ body: registration as unknown as V1MutatingWebhookConfiguration });
-  await manager.reconcile(); // patches the caBundle (and issues a fresh serving certificate)
-  if (process.env.WEBHOOK_TEST_LOG === '1') {
-    const stored = await admission.readMutatingWebhookConfiguration({ name: configName });
-    process.stderr.write(`stored: ${JSON.stringify({ ...stored.webhooks?.[0], clientConfig: { ...stored.webhooks?.[0]?.clientConfig, caBundle: stored.webhooks?.[0]?.clientConfig.caBundle?.length } })}\n`);
-  }
-
-  // The API server picks the configuration up asynchronously: wait until a dry-run pod is injected.
-  await eventually('the API server to call the webhook', async () => {
-    const pod = await core.createNamespacedPod({ namespace: ns, body: labelledPod('probe'), dryRun: 'All' });
-    if (process.env.WEBHOOK_TEST_LOG === '1') {
-      const { readFileSync } = await import('node:fs');
-      const log = readFileSync(`${process.env.DETOUR_TEST_CONTROL_PLANE_DIR}/logs/kube-apiserver.log`, 'utf8').split('\n').filter((l) => /webhook|inject\.detour/i.test(l)).slice(-3);
-      process.stderr.write(`probe: ${JSON.stringify(pod.spec?.initContainers?.map((c) => c.name))}\n${log.join('\n').slice(0, 2000)}\n`);
-    }
-    return sidecarOf(pod) ? true : undefined;
-  }, 30_000);
+  // Rotate on every reconcile: 3-minute certificates, renewed once 60 % of their life (incl. 5 min backdating) has passed.
+  hook = await startTestWebhook(kc, { namespace: ns, config, logger, metrics, policy: { servingValidityHours: 0.05, renewFraction: 0.6 } });
 });
 
 afterAll(async () => {
-  manager?.stop();
-  await admission.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
-  await app?.close();
+  await hook?.stop().catch(() => undefined);
   await deleteNamespace(kc, ns);
 });
 
@@ -109,9 +67,9 @@ const deployment = (name: string, inject: boolean, replicas = 2) => ({
 
 describe('the API server calls the webhook', () => {
   it('keeps the caBundle of the configuration trusting the serving certificate', async () => {
-    const c = await admission.readMutatingWebhookConfiguration({ name: configName });
+    const c = await admission.readMutatingWebhookConfiguration({ name: hook.configName });
     const bundle = Buffer.from(c.webhooks![0]!.clientConfig.caBundle!, 'base64').toString('utf8');
-    const serving = new X509Certificate(manager.current()!.certPem);
+    const serving = new X509Certificate(hook.manager.current()!.certPem);
     const cas = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
     expect(cas.some((pem) => serving.verify(new X509Certificate(pem).publicKey))).toBe(true);
   });
@@ -155,11 +113,11 @@ describe('the API server calls the webhook', () => {
   });
 
   it('loses no admission while the serving certificate is rotated again and again', async () => {
-    const before = rotations;
+    const before = hook.rotations();
     let creating = true;
     const rotate = (async () => {
       while (creating) {
-        await manager.reconcile();
+        await hook.manager.reconcile();
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -170,7 +128,7 @@ describe('the API server calls the webhook', () => {
     }
     creating = false;
     await rotate;
-    expect(rotations - before).toBeGreaterThanOrEqual(3);
+    expect(hook.rotations() - before).toBeGreaterThanOrEqual(3);
     const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'rotation=yes' })).items;
     expect(pods).toHaveLength(names.length);
     const missing = pods.filter((p) => !sidecarOf(p)).map((p) => p.metadata!.name);
@@ -178,7 +136,7 @@ describe('the API server calls the webhook', () => {
   });
 
   it('still creates pods, without the sidecar, while the webhook is down', async () => {
-    await app.close();
+    await hook.app.close();
     const pod = await core.createNamespacedPod({ namespace: ns, body: labelledPod('while-down') });
     expect(pod.metadata!.name).toBe('while-down');
     expect(sidecarOf(pod)).toBeUndefined();

@@ -23,10 +23,11 @@ export async function execInPod(pod: V1Pod, argv: string[]): Promise<string> {
   return stdout;
 }
 
-/** An HTTP GET from inside the pod, using Node's fetch and the pod's DNS. */
-export async function fetchFromPod(pod: V1Pod, url: string): Promise<{ status: number; body: string }> {
+/** An HTTP GET from inside the pod, using Node's fetch and the pod's DNS; as user `uid` if given (like a process of the pod). */
+export async function fetchFromPod(pod: V1Pod, url: string, uid?: number): Promise<{ status: number; body: string }> {
   const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => { console.log(JSON.stringify({ status: 0, body: String(e.cause?.code ?? e) })); })`;
-  return JSON.parse((await execInPod(pod, [process.execPath, '-e', script])).trim()) as { status: number; body: string };
+  const as = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
+  return JSON.parse((await execInPod(pod, [...as, process.execPath, '-e', script])).trim()) as { status: number; body: string };
 }
 
 export function isReady(pod: V1Pod): boolean {
