@@ -7,7 +7,6 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { hashStream, patternSha256, patternStream } from '../test/fixtures/bytes.js';
-import { grpcCall } from '../test/fixtures/grpc.js';
 import { request, startHarness, userRoute, type Harness } from '../test/fixtures/sidecar-harness.js';
 
 let h: Harness;
@@ -149,25 +148,10 @@ describe('non-matching WebSocket traffic', () => {
   });
 });
 
-describe('non-matching h2c / gRPC traffic', () => {
+describe('non-matching h2c traffic (gRPC: grpc.test.ts)', () => {
   let session: http2.ClientHttp2Session;
   beforeAll(() => { session = http2.connect(`http://127.0.0.1:${h.proxyPort}`); });
   afterAll(() => { session.close(); });
-
-  it('carries a unary call with its trailers', async () => {
-    const res = await grpcCall(session, 'Unary', [Buffer.from('ping')]);
-    expect(res.headers['x-pod']).toBe('app');
-    expect(res.messages.map((m) => m.toString())).toEqual(['ping']);
-    expect(res.trailers['grpc-status']).toBe('0');
-    expect(res.trailers['x-pod']).toBe('app');
-  });
-
-  it('carries a bidirectional stream message by message', async () => {
-    const msgs = Array.from({ length: 20 }, (_, i) => Buffer.from(`m${i}`.repeat(i + 1)));
-    const res = await grpcCall(session, 'Stream', msgs);
-    expect(res.messages.map((m) => m.toString())).toEqual(msgs.map((m) => m.toString()));
-    expect(res.trailers['grpc-status']).toBe('0');
-  });
 
   it('carries plain HTTP/2 requests to the app', async () => {
     const body = await new Promise<string>((resolve, reject) => {

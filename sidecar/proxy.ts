@@ -10,7 +10,7 @@ import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHt
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
-import { forwardH2Stream, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
+import { forwardH2Stream, h2RequestHeaders, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
 import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
 import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
 import type { AppUpstream } from './app-upstream.js';
@@ -185,7 +185,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
         return;
       case 'mirror': {
         stats.routed(decision.route.intercept);
-        const copyHeaders = { ...endToEndHeaders(headers, { keepTeTrailers: true }), ...forwarded, [PROTO_HEADER]: 'h2', [MIRROR_HEADER]: '1', [INTERCEPT_HEADER]: decision.route.intercept };
+        const copyHeaders = h2RequestHeaders(headers, { ...forwarded, [PROTO_HEADER]: 'h2', [MIRROR_HEADER]: '1', [INTERCEPT_HEADER]: decision.route.intercept });
         const mirror = startMirror(decision.tunnel.session, copyHeaders, !stream.endAfterHeaders, () => undefined);
         stream.on('data', (c: Buffer) => mirror.write(c));
         stream.on('end', () => mirror.end());

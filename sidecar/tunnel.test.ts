@@ -1,17 +1,15 @@
 // Matching traffic through developer tunnels: Steal, Mirror, fallbacks, several developers,
-// protocols (HTTP/1.1, SSE, WebSocket, gRPC), no head-of-line blocking, backpressure, and what
+// protocols (HTTP/1.1, SSE, WebSocket; gRPC in grpc.test.ts), no head-of-line blocking, backpressure, and what
 // happens when a tunnel dies mid-load.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2 from 'node:http2';
 import type net from 'node:net';
 import WebSocket from 'ws';
 import type { TunnelRequestEvent } from '../core/tunnel/developer.js';
 import { patternSha256, patternStream } from '../test/fixtures/bytes.js';
 import { startEchoServer, type EchoServer } from '../test/fixtures/echo-server.js';
-import { grpcCall } from '../test/fixtures/grpc.js';
 import { request, startHarness, userRoute, waitFor, type Harness } from '../test/fixtures/sidecar-harness.js';
 
 const ALICE = { 'x-detour-user': 'alice' };
@@ -76,24 +74,6 @@ describe('matching traffic with a developer connected', () => {
     expect(await echoed).toBe('to the laptop');
     expect(pod).toBe('laptop');
     ws.close();
-  });
-
-  it('applies header rules to gRPC metadata and keeps gRPC trailers', async () => {
-    const session = http2.connect(`http://127.0.0.1:${h.proxyPort}`);
-    try {
-      const mine = await grpcCall(session, 'Unary', [Buffer.from('hi')], ALICE);
-      const others = await grpcCall(session, 'Unary', [Buffer.from('hi')]);
-      const stream = await grpcCall(session, 'Stream', [Buffer.from('a'), Buffer.from('bb'), Buffer.from('ccc')], ALICE);
-      expect(mine.headers['x-pod']).toBe('laptop');
-      expect(mine.headers['x-echo-user']).toBe('alice');
-      expect(mine.messages.map(String)).toEqual(['hi']);
-      expect(mine.trailers).toMatchObject({ 'grpc-status': '0', 'x-pod': 'laptop' });
-      expect(others.trailers['x-pod']).toBe('app');
-      expect(stream.messages.map(String)).toEqual(['a', 'bb', 'ccc']);
-      expect(stream.trailers).toMatchObject({ 'grpc-status': '0', 'x-pod': 'laptop' });
-    } finally {
-      session.close();
-    }
   });
 
   it('routes 100 concurrent mixed requests each to the right place', async () => {

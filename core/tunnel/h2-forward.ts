@@ -2,11 +2,16 @@
 // → app or → tunnel) and by the developer end (tunnel → local h2c server). Streams both ways with
 // HTTP/2 flow control (pipe() pauses the reading side, which withholds WINDOW_UPDATEs), keeps
 // trailers, and propagates cancellation both ways.
+//
+// Trailers-only responses: a gRPC server answers an error (and any call that fails before its first
+// message) with ONE HEADERS frame carrying END_STREAM and `grpc-status` (gRPC over HTTP/2 spec,
+// "Trailers-Only"). Such a response is relayed as one HEADERS frame with END_STREAM too — turning it
+// into headers + empty trailers made every gRPC client read "no status" (INTERNAL).
 
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { cleanTrailers, endToEndHeaders } from './headers.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
 export interface ForwardResult {
   /** Status the client saw (502 when the upstream failed before answering). */
@@ -24,9 +29,13 @@ export interface ForwardH2Options {
   onBytes?: (direction: 'up' | 'down', n: number) => void;
 }
 
-/** The headers of an inbound HTTP/2 request as they go upstream (pseudo-headers kept, hop-by-hop dropped). */
+/**
+ * The headers of an inbound HTTP/2 request as they go upstream: pseudo-headers kept, hop-by-hop and
+ * `x-detour-tunnel-*` dropped (a client must not forge tunnel markers; the sidecar adds its own in
+ * `extra`), `te: trailers` kept for gRPC.
+ */
 export function h2RequestHeaders(headers: IncomingHttpHeaders, extra?: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  const out = endToEndHeaders(headers, { keepTeTrailers: true });
+  const out = endToEndHeaders(headers, { keepTeTrailers: true, dropTunnelHeaders: true });
   delete out[':protocol'];
   if (extra) Object.assign(out, extra);
   return out;
@@ -81,18 +90,20 @@ export function forwardH2Stream(inbound: ServerHttp2Stream, headers: IncomingHtt
   }
   inbound.pipe(upstream);
 
-  upstream.on('response', (h) => {
+  upstream.on('response', (h, flags) => {
     status = Number(h[':status']) || 502;
     if (inbound.destroyed || inbound.closed) return;
-    const out = endToEndHeaders(h);
+    const out = endToEndHeaders(h, { dropTunnelHeaders: true });
+    const trailersOnly = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     try {
-      inbound.respond(out, { waitForTrailers: true });
+      inbound.respond(out, trailersOnly ? { endStream: true } : { waitForTrailers: true });
     } catch (err) {
       upstream.close(NGHTTP2_CANCEL);
       finish({ status: 502, error: `could not answer: ${err instanceof Error ? err.message : String(err)}` });
       return;
     }
-    upstream.pipe(inbound);
+    if (trailersOnly) upstream.resume(); // nothing follows; let the stream end and close
+    else upstream.pipe(inbound);
   });
   upstream.on('trailers', (t) => { trailers = cleanTrailers(t); });
   inbound.on('wantTrailers', () => {
