@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
 import http2 from 'node:http2';
+import net from 'node:net';
 import type { TunnelRequestEvent } from '../core/tunnel/developer.js';
 import {
   bidi, clientStream, grpcEchoClient, serverStream, startGrpcEchoServer, TRAILER_BIN, unary,
@@ -256,6 +257,66 @@ describe('forged tunnel markers on h2c', () => {
       expect(events[0]).toMatchObject({ upgrade: false, mirror: false });
     } finally {
       session.close();
+    }
+  });
+});
+
+describe('the sidecar\'s own failures reach gRPC clients as gRPC statuses with the reason', () => {
+  let fh: Harness;
+  let client: EchoClientApi;
+  let closedPort: number;
+  beforeAll(async () => {
+    closedPort = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
+    });
+    fh = await startHarness({ ports: [{ name: 'http', appPort: app.port, listenPort: 0 }] });
+    client = grpcEchoClient(fh.proxyPort);
+  });
+  afterAll(async () => { client.close(); await fh.close(); });
+
+  it('Reject without a developer → UNAVAILABLE', async () => {
+    fh.setRoutes([userRoute('alice', 'alice-token', { fallback: 'Reject' })]);
+    const o = await unary(client, Buffer.from('x'), { metadata: ALICE });
+    expect(o.code).toBe(status.UNAVAILABLE);
+    expect(o.details).toMatch(/no developer connected/);
+    expect((await unary(client, Buffer.from('x'))).code).toBe(status.OK);
+  });
+
+  it('a developer who goes away while a call waits → UNAVAILABLE; before and after the response started', async () => {
+    fh.setRoutes([userRoute('alice', 'alice-token')]);
+    const tunnel = await fh.developer('alice-token', { target: laptop.url });
+    const waiting = tagged({ ...ALICE, 'want-hold': '1' });
+    const streaming = tagged({ ...ALICE, 'want-hold': '1' });
+    const before = unary(client, Buffer.from('x'), { metadata: waiting.metadata });
+    const after = bidi(client, [Buffer.from('first')], { metadata: streaming.metadata });
+    await waitFor(() => callOn(laptop, waiting.id) !== undefined && callOn(laptop, streaming.id)?.messages === 1, 'both calls to reach the laptop');
+    await new Promise((r) => setTimeout(r, 50)); // let the echoed message travel back
+    await tunnel.terminate();
+    const [b, a] = await Promise.all([before, after]);
+    expect({ code: b.code, details: b.details }).toEqual({ code: status.UNAVAILABLE, details: 'developer for shop/alice disconnected' });
+    expect({ code: a.code, details: a.details, messages: a.messages.map(String) }).toEqual({ code: status.UNAVAILABLE, details: 'developer for shop/alice disconnected', messages: ['first'] });
+  });
+
+  it('a developer whose local server is down → UNAVAILABLE naming it', async () => {
+    fh.setRoutes([userRoute('alice', 'alice-token')]);
+    const tunnel = await fh.developer('alice-token', { target: `http://127.0.0.1:${closedPort}` });
+    try {
+      const o = await unary(client, Buffer.from('x'), { metadata: ALICE });
+      expect({ code: o.code, details: o.details }).toEqual({ code: status.UNAVAILABLE, details: `local server 127.0.0.1:${closedPort} not reachable` });
+    } finally {
+      await tunnel.close();
+    }
+  });
+
+  it('the app down → UNAVAILABLE naming it', async () => {
+    const down = await startHarness({ ports: [{ name: 'http', appPort: closedPort, listenPort: 0 }] });
+    const c = grpcEchoClient(down.proxyPort);
+    try {
+      const o = await unary(c, Buffer.from('x'));
+      expect({ code: o.code, details: o.details }).toEqual({ code: status.UNAVAILABLE, details: `app on port ${closedPort} not reachable` });
+    } finally {
+      c.close();
+      await down.close();
     }
   });
 });

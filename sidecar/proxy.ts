@@ -157,6 +157,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   // ---------- HTTP/2 cleartext (gRPC) ----------
   const h2 = http2.createServer({ maxSessionMemory: 64, settings: { enablePush: false } });
   const h2Remote = new WeakMap<ServerHttp2Session, string>();
+  const appName = `app on port ${appPort}`;
   let pendingRemote = '';
   h2.on('session', (session: ServerHttp2Session) => {
     h2Remote.set(session, pendingRemote);
@@ -172,15 +173,15 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     const done = (result: RequestResult, intercept: string) => (r: ForwardResult): void => record(r.status === 502 ? 'failed' : result, intercept, startedAt);
     switch (decision.kind) {
       case 'app':
-        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, onDone: done('app', '') });
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, onDone: done('app', '') });
         return;
       case 'fallback':
         stats.fallback(decision.route.intercept);
-        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, onDone: done('fallback', decision.route.intercept) });
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, onDone: done('fallback', decision.route.intercept) });
         return;
       case 'reject':
         stats.fallback(decision.route.intercept);
-        respondH2Error(stream, 503, decision.reason);
+        respondH2Error(stream, 503, decision.reason, headers);
         record('rejected', decision.route.intercept, startedAt);
         return;
       case 'mirror': {
@@ -190,7 +191,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
         stream.on('data', (c: Buffer) => mirror.write(c));
         stream.on('end', () => mirror.end());
         stream.on('close', () => { if (stream.rstCode !== NGHTTP2_NO_ERROR) mirror.abort(); });
-        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, onDone: done('mirrored', decision.route.intercept) });
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, onDone: done('mirrored', decision.route.intercept) });
         return;
       }
       case 'developer': {
@@ -199,6 +200,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
         gauge.inc();
         forwardH2Stream(stream, headers, decision.tunnel.session, {
           extraHeaders: { ...forwarded, [PROTO_HEADER]: 'h2', [INTERCEPT_HEADER]: decision.route.intercept },
+          upstreamName: `developer for ${decision.route.intercept}`,
           onDone: (r) => { gauge.dec(); done('developer', decision.route.intercept)(r); },
         });
         return;

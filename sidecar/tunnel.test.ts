@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import type net from 'node:net';
 import WebSocket from 'ws';
 import type { TunnelRequestEvent } from '../core/tunnel/developer.js';
@@ -265,5 +266,34 @@ describe('a tunnel that dies mid-load', () => {
     expect(report.intercepts['shop/alice']!.routed).toBeGreaterThan(0);
     expect(report.intercepts['shop/alice']!.fallback).toBeGreaterThan(0);
     expect(report.intercepts['shop/alice']!.clients).toBe(0);
+  });
+});
+
+describe('an h2c download when the tunnel dies mid-response', () => {
+  it('is reset, not ended as if it were complete', async () => {
+    // (Also held before the gRPC trailer changes in h2-forward.ts; it guards that the response is only
+    // ended when the upstream's really ended, not when Node tears the streams of a dead session down.)
+    const h = await startHarness();
+    try {
+      h.setRoutes([userRoute('alice', 'alice-token')]);
+      const tunnel = await h.developer('alice-token');
+      const session = http2.connect(`http://127.0.0.1:${h.proxyPort}`);
+      session.on('error', () => undefined);
+      const size = 64 * 1024 * 1024;
+      let received = 0;
+      const stream = session.request({ ':path': `/bytes?n=${size}`, ...ALICE });
+      stream.on('error', () => undefined);
+      const ended = new Promise<number | undefined>((resolve) => stream.on('close', () => resolve(stream.rstCode)));
+      await new Promise<void>((resolve) => stream.once('data', (c: Buffer) => { received += c.length; stream.pause(); resolve(); }));
+      await tunnel.terminate();
+      stream.on('data', (c: Buffer) => { received += c.length; });
+      stream.resume();
+      const rstCode = await ended;
+      expect(received).toBeLessThan(size);
+      expect(rstCode).not.toBe(http2.constants.NGHTTP2_NO_ERROR); // a reset, not a clean end of a truncated body
+      session.destroy();
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -224,7 +224,7 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
     } else if (base.protocol === 'h2') {
       const clean = endToEndHeaders(headers, { dropTunnelHeaders: true, keepTeTrailers: true }) as IncomingHttpHeaders;
       clean[':authority'] = headers[':authority'] ?? target.host;
-      forwardH2Stream(stream, clean, localH2Session(), { onDone: (r) => done(r.status, r.error) });
+      forwardH2Stream(stream, clean, localH2Session(), { upstreamName: `local server ${target.host}`, onDone: (r) => done(r.status, r.error) });
     } else {
       forwardToHttp1(stream, headers, { host: targetHost, port: targetPort, agent }, done);
     }
