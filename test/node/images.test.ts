@@ -19,8 +19,9 @@ describe('resolveImage with the default map', () => {
   it('runs the shell the iptables init container asks for', () => {
     expect(resolveImage(map, { name: 'i', image: 'ghcr.io/detour-dev/detour:latest', command: ['/bin/sh', '-c'], args: ['iptables -L'] })).toEqual({ command: '/bin/sh', args: ['-c', 'iptables -L'] });
   });
-  it('runs the echo fixture', () => {
+  it('runs the echo fixtures', () => {
     expect(resolveImage(map, { name: 'e', image: 'detour/echo' })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/test/fixtures/echo-main.js'] });
+    expect(resolveImage(map, { name: 'g', image: 'detour/grpc-echo:1' })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/test/fixtures/grpc-echo-main.js'] });
   });
   it('says why it cannot run an unknown image or component', () => {
     expect(resolveImage(map, { name: 'n', image: 'nginx:1.27' })).toMatch(/image nginx:1.27 is not in the test node's image map/);

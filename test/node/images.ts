@@ -27,7 +27,7 @@ const IMAGE_TOOLS = new Set(['/bin/sh', 'sh', 'iptables', '/sbin/iptables', '/us
 export const DETOUR_COMPONENTS = ['operator', 'webhook', 'sidecar'] as const;
 
 /**
- * The default map: `detour/echo` runs the echo fixture, `detour/test-webhook` a TLS admission
+ * The default map: `detour/echo` runs the echo fixture, `detour/grpc-echo` the grpc-js Echo server, `detour/test-webhook` a TLS admission
  * responder, `detour/shell` the container's command; any image whose repository ends in `detour`
  * runs the component its first argument names from the built `dist/` folder.
  */
@@ -55,6 +55,7 @@ export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath)
       return cmd ? { command: cmd === 'node' ? nodeBinary : cmd, args: rest } : 'the detour/shell image needs a command';
     },
     'detour/echo': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'echo-main.js'), ...(c.args ?? [])] }),
+    'detour/grpc-echo': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'grpc-echo-main.js'), ...(c.args ?? [])] }),
     detour,
   };
 }
