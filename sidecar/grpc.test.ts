@@ -288,9 +288,9 @@ describe('the sidecar\'s own failures reach gRPC clients as gRPC statuses with t
     const waiting = tagged({ ...ALICE, 'want-hold': '1' });
     const streaming = tagged({ ...ALICE, 'want-hold': '1' });
     const before = unary(client, Buffer.from('x'), { metadata: waiting.metadata });
-    const after = bidi(client, [Buffer.from('first')], { metadata: streaming.metadata });
-    await waitFor(() => callOn(laptop, waiting.id) !== undefined && callOn(laptop, streaming.id)?.messages === 1, 'both calls to reach the laptop');
-    await new Promise((r) => setTimeout(r, 50)); // let the echoed message travel back
+    let echoed = false;
+    const after = bidi(client, [Buffer.from('first')], { metadata: streaming.metadata, onCall: (c) => (c as grpc.ClientDuplexStream<Buffer, Buffer>).on('data', () => { echoed = true; }) });
+    await waitFor(() => callOn(laptop, waiting.id) !== undefined && echoed, 'the unary call to reach the laptop and the bidi call to get its first answer');
     await tunnel.terminate();
     const [b, a] = await Promise.all([before, after]);
     expect({ code: b.code, details: b.details }).toEqual({ code: status.UNAVAILABLE, details: 'developer for shop/alice disconnected' });
