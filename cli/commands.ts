@@ -125,9 +125,9 @@ export async function runConnect(kube: Kube, cmd: ConnectCommand, io: Io): Promi
 export async function runList(kube: Kube, cmd: ListCommand, io: Io): Promise<number> {
   await ensureDetourInstalled(kube);
   const items = await listIntercepts(kube, cmd.allNamespaces ? undefined : kube.namespace);
-  if (cmd.output !== 'table') { io.print(formatObjects(items, cmd.output)); return 0; }
+  if (cmd.output === 'json' || cmd.output === 'yaml') { io.print(formatObjects(items, cmd.output)); return 0; }
   if (items.length === 0) { io.screen.info(cmd.allNamespaces ? 'No Intercepts in any namespace.' : `No Intercepts in namespace ${kube.namespace}.`); return 0; }
-  io.print(buildListTable(items, io.now(), cmd.allNamespaces));
+  io.print(buildListTable(items, io.now(), cmd.allNamespaces, cmd.output === 'wide'));
   return 0;
 }
 

@@ -98,14 +98,14 @@ ${GLOBAL}`,
   list: `detour list — list Intercepts
 
 Usage:
-  detour list [-A] [-o table|json|yaml]
+  detour list [-A] [-o table|wide|json|yaml]
 
 Shows each Intercept's workload, match, mode, owner, phase, the developers connected (clients)
-and age.
+and age; -o wide adds fallback, sidecars (ready/desired) and expiry ("never" without a ttl).
 
 Options:
   -A, --all-namespaces      list Intercepts in every namespace
-  -o, --output FORMAT       table (default), json or yaml
+  -o, --output FORMAT       table (default), wide, json or yaml
 
 Examples:
   detour list -n shop
