@@ -10,6 +10,7 @@ import { planEnvReferences, resolveEnv, formatEnv, type Fetched } from './env.js
 import { CliError, explainKubeError } from './errors.js';
 import { buildListTable, formatObjects, formatStatus, type EventJson } from './format.js';
 import { resourcePath, statusOf, type Kube } from './kube.js';
+import { resolveOwner } from './identity.js';
 import { describeProgress } from './progress.js';
 import { buildLabelSelector } from './replicas.js';
 import { startSession, type Screen } from './session.js';
@@ -24,7 +25,7 @@ export interface Io {
   now(): Date;
   /** Aborted on Ctrl-C / SIGTERM. */
   signal: AbortSignal;
-  /** The local user, the default owner. */
+  /** The local OS user: the owner when neither the API server nor the kubeconfig names one. */
   user: string;
 }
 
@@ -67,7 +68,7 @@ export async function runIntercept(kube: Kube, cmd: InterceptCommand, io: Io): P
   const portProblem = checkPort(workload, cmd.workload.kind, cmd.port);
   if (portProblem) throw new CliError(portProblem);
 
-  const owner = cmd.owner ?? io.user;
+  const owner = cmd.owner ?? await resolveOwner(kube, io.user);
   const name = cmd.name ?? buildInterceptName(cmd.workload.name, cmd.headers, owner);
   const wanted = buildIntercept({
     name, namespace: ns, workload: cmd.workload, port: cmd.port, headers: cmd.headers, mode: cmd.mode, owner,
