@@ -25,17 +25,17 @@ function hexValue(c: number): number {
 
 function normalisePercent(path: string): string {
   let out = '';
-  for (let i = 0; i < path.length; i++) {
-    const ch = path[i]!;
-    if (ch === '%' && i + 2 < path.length && hexValue(path.charCodeAt(i + 1)) >= 0 && hexValue(path.charCodeAt(i + 2)) >= 0) {
-      const code = hexValue(path.charCodeAt(i + 1)) * 16 + hexValue(path.charCodeAt(i + 2));
-      out += isUnreserved(code) ? String.fromCharCode(code) : `%${path.slice(i + 1, i + 3).toUpperCase()}`;
-      i += 2;
-    } else {
-      out += ch;
-    }
+  let from = 0;
+  for (let i = path.indexOf('%'); i !== -1 && i + 2 < path.length; i = path.indexOf('%', i + 1)) {
+    const hi = hexValue(path.charCodeAt(i + 1));
+    const lo = hexValue(path.charCodeAt(i + 2));
+    if (hi < 0 || lo < 0) continue;
+    const code = hi * 16 + lo;
+    out += path.slice(from, i) + (isUnreserved(code) ? String.fromCharCode(code) : `%${path.slice(i + 1, i + 3).toUpperCase()}`);
+    from = i + 3;
+    i += 2;
   }
-  return out;
+  return from === 0 ? path : out + path.slice(from);
 }
 
 /** RFC 3986 §5.2.4 remove_dot_segments, for an absolute path. */
@@ -62,8 +62,10 @@ function removeDotSegments(path: string): string {
  */
 export function normaliseRequestPath(target: string): string {
   let path = target;
-  const q = path.search(/[?#]/);
+  const q = path.indexOf('?');
   if (q !== -1) path = path.slice(0, q);
+  const f = path.indexOf('#');
+  if (f !== -1) path = path.slice(0, f);
   if (path.charCodeAt(0) !== 0x2f) {
     const m = ABSOLUTE_FORM.exec(path);
     if (!m) return path;
