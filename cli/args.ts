@@ -30,7 +30,7 @@ export interface InterceptCommand {
 }
 
 export interface ConnectCommand { kind: 'connect'; cluster: ClusterFlags; name: string; target: string; via?: string }
-export interface ListCommand { kind: 'list'; cluster: ClusterFlags; output: 'table' | 'json' | 'yaml'; allNamespaces: boolean }
+export interface ListCommand { kind: 'list'; cluster: ClusterFlags; output: 'table' | 'wide' | 'json' | 'yaml'; allNamespaces: boolean }
 export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: string }
 export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
 export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadRef; container?: string; format: 'dotenv' | 'json' | 'shell' }
@@ -128,6 +128,8 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       const headers = ((v.header as string[] | undefined) ?? []).map(parseHeaderRule);
       const pathPrefix = str('path-prefix');
       if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
+      if (pathPrefix !== undefined && /[?#]/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: a path only, without ? or #`);
+      if (pathPrefix !== undefined && /(^|\/)\.\.?(\/|$)/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: no . or .. segments (write the path they resolve to)`);
       const timeout = str('timeout');
       const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(timeout);
       if (timeoutMs === undefined) throw new UsageError(`--timeout ${timeout}: expected a duration such as 90s or 5m`);
@@ -155,7 +157,7 @@ function build(command: CommandName, v: Record<string, string | boolean | string
     case 'list': {
       none();
       const output = str('output') ?? 'table';
-      if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new UsageError(`-o ${output}: use table, json or yaml`);
+      if (output !== 'table' && output !== 'wide' && output !== 'json' && output !== 'yaml') throw new UsageError(`-o ${output}: use table, wide, json or yaml`);
       return { kind: 'list', cluster, output, allNamespaces: v['all-namespaces'] === true };
     }
     case 'status':

@@ -10,6 +10,7 @@ import { planEnvReferences, resolveEnv, formatEnv, type Fetched } from './env.js
 import { CliError, explainKubeError } from './errors.js';
 import { buildListTable, formatObjects, formatStatus, type EventJson } from './format.js';
 import { resourcePath, statusOf, type Kube } from './kube.js';
+import { resolveOwner } from './identity.js';
 import { describeProgress } from './progress.js';
 import { buildLabelSelector } from './replicas.js';
 import { startSession, type Screen } from './session.js';
@@ -24,7 +25,7 @@ export interface Io {
   now(): Date;
   /** Aborted on Ctrl-C / SIGTERM. */
   signal: AbortSignal;
-  /** The local user, the default owner. */
+  /** The local OS user: the owner when neither the API server nor the kubeconfig names one. */
   user: string;
 }
 
@@ -67,7 +68,7 @@ export async function runIntercept(kube: Kube, cmd: InterceptCommand, io: Io): P
   const portProblem = checkPort(workload, cmd.workload.kind, cmd.port);
   if (portProblem) throw new CliError(portProblem);
 
-  const owner = cmd.owner ?? io.user;
+  const owner = cmd.owner ?? await resolveOwner(kube, io.user);
   const name = cmd.name ?? buildInterceptName(cmd.workload.name, cmd.headers, owner);
   const wanted = buildIntercept({
     name, namespace: ns, workload: cmd.workload, port: cmd.port, headers: cmd.headers, mode: cmd.mode, owner,
@@ -125,9 +126,9 @@ export async function runConnect(kube: Kube, cmd: ConnectCommand, io: Io): Promi
 export async function runList(kube: Kube, cmd: ListCommand, io: Io): Promise<number> {
   await ensureDetourInstalled(kube);
   const items = await listIntercepts(kube, cmd.allNamespaces ? undefined : kube.namespace);
-  if (cmd.output !== 'table') { io.print(formatObjects(items, cmd.output)); return 0; }
+  if (cmd.output === 'json' || cmd.output === 'yaml') { io.print(formatObjects(items, cmd.output)); return 0; }
   if (items.length === 0) { io.screen.info(cmd.allNamespaces ? 'No Intercepts in any namespace.' : `No Intercepts in namespace ${kube.namespace}.`); return 0; }
-  io.print(buildListTable(items, io.now(), cmd.allNamespaces));
+  io.print(buildListTable(items, io.now(), cmd.allNamespaces, cmd.output === 'wide'));
   return 0;
 }
 

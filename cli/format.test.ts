@@ -45,6 +45,20 @@ describe('tables', () => {
     expect(text[3]).toMatch(/Terminating/);
     expect(buildListTable([icpt('alice-checkout')], now, true).split('\n')[1]).toMatch(/^shop +alice-checkout/);
   });
+
+  it('-o wide shows every rule kind\'s value, fallback, sidecars and expiry (never without a ttl)', () => {
+    const text = buildListTable([
+      icpt('alice-checkout', { status: { phase: 'Active', clients: 1, sidecars: { ready: 2, desired: 3 }, expiresAt: '2024-05-01T14:00:00Z' } }),
+      icpt('team-checkout', { spec: { workload: { kind: 'Deployment', name: 'checkout' }, match: { headers: [{ name: 'x-tenant', prefix: 'team-' }] }, fallback: 'Reject' }, status: { phase: 'Active' } }),
+      icpt('re-checkout', { spec: { workload: { kind: 'Deployment', name: 'checkout' }, match: { headers: [{ name: 'x-user', regex: 'ali(ce|son)' }], pathPrefix: '/api' }, ttl: '1h' }, status: { phase: 'Pending' } }),
+      icpt('old-checkout', { status: { phase: 'Expired', expiresAt: '2024-05-01T11:00:00Z' } }),
+    ], now, false, true).split('\n');
+    expect(text[0]).toMatch(/^NAME +WORKLOAD +MATCH +MODE +FALLBACK +OWNER +PHASE +CLIENTS +SIDECARS +EXPIRES +AGE$/);
+    expect(text[1]).toMatch(/^alice-checkout +\S+ +x-detour-user=alice +Steal +App +alice@example.com +Active +1 +2\/3 +in 2h +5m$/);
+    expect(text[2]).toMatch(/^team-checkout +\S+ +x-tenant\^=team- +Steal +Reject +Active +0 +- +never +5m$/);
+    expect(text[3]).toMatch(/^re-checkout +\S+ +x-user~=ali\(ce\|son\), path under \/api +Steal +App +Pending +0 +- +<pending> +5m$/);
+    expect(text[4]).toMatch(/ expired +5m$/);
+  });
 });
 
 describe('formatStatus', () => {
@@ -62,6 +76,10 @@ describe('formatStatus', () => {
     expect(text).toMatch(/Routed +True +Routed +routes served by 2 sidecars/);
     expect(text.indexOf('OptedIn')).toBeLessThan(text.indexOf('Routing matching'));
     expect(text).toMatch(/Added label \(x2\)/);
+  });
+
+  it('says never for the expiry of an Intercept without a ttl', () => {
+    expect(formatStatus(icpt('alice-checkout'), [], now)).toMatch(/Expires: +never/);
   });
 
   it('says when the operator has not written status', () => {

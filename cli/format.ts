@@ -50,17 +50,27 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('   ').trimEnd()).join('\n');
 }
 
-export function buildListTable(items: readonly Intercept[], now: Date, allNamespaces: boolean): string {
-  const header = [...(allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'WORKLOAD', 'MATCH', 'MODE', 'OWNER', 'PHASE', 'CLIENTS', 'AGE'];
+/** `in 2h`, `expired`, or `never` without a ttl (`<pending>` while the operator has not computed it). */
+export function formatExpiry(i: Intercept, now: Date): string {
+  const at = i.status?.expiresAt;
+  if (!at) return i.spec.ttl ? '<pending>' : 'never';
+  return new Date(at) > now ? `in ${formatAge(now.toISOString(), new Date(at))}` : 'expired';
+}
+
+/** `detour list` (`wide` adds fallback, sidecars and expiry, like kubectl's `-o wide` columns). */
+export function buildListTable(items: readonly Intercept[], now: Date, allNamespaces: boolean, wide = false): string {
+  const header = [...(allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'WORKLOAD', 'MATCH', 'MODE', ...(wide ? ['FALLBACK'] : []), 'OWNER', 'PHASE', 'CLIENTS', ...(wide ? ['SIDECARS', 'EXPIRES'] : []), 'AGE'];
   const rows = items.map((i) => [
     ...(allNamespaces ? [i.metadata.namespace] : []),
     i.metadata.name,
     `${i.spec.workload.kind.toLowerCase()}/${i.spec.workload.name}:${i.spec.port ?? 'http'}`,
     describeMatch(i.spec.match),
     i.spec.mode ?? 'Steal',
+    ...(wide ? [i.spec.fallback ?? 'App'] : []),
     i.spec.owner ?? '',
     i.metadata.deletionTimestamp ? 'Terminating' : i.status?.phase ?? '<none>',
     String(i.status?.clients ?? 0),
+    ...(wide ? [i.status?.sidecars ? `${i.status.sidecars.ready}/${i.status.sidecars.desired}` : '-', formatExpiry(i, now)] : []),
     formatAge(i.metadata.creationTimestamp, now),
   ]);
   return formatTable([header, ...rows]);
@@ -91,6 +101,7 @@ export function formatStatus(i: Intercept, events: readonly EventJson[], now: Da
   lines.push(`  Sidecars:  ${s.sidecars ? `${s.sidecars.ready}/${s.sidecars.desired} ready` : '-'}`);
   lines.push(`  Clients:   ${s.clients ?? 0}`);
   if (s.expiresAt) lines.push(`  Expires:   ${s.expiresAt}${new Date(s.expiresAt) > now ? ` (in ${formatAge(now.toISOString(), new Date(s.expiresAt))})` : ' (expired)'}`);
+  else lines.push(`  Expires:   ${formatExpiry(i, now)}`);
   lines.push(`  Age:       ${formatAge(i.metadata.creationTimestamp, now)}`);
   lines.push('', 'Conditions:');
   if (!s.conditions?.length) lines.push('  (none yet: is the Detour operator running?)');

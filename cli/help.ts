@@ -57,7 +57,8 @@ Options:
                             mirror: you get a copy, the cluster still answers
       --ttl DURATION        the Intercept expires after this long (e.g. 2h, 90m)
       --name NAME           the Intercept's name (default: HEADERVALUE-WORKLOAD)
-      --owner TEXT          shown in "detour list" (default: your user name)
+      --owner TEXT          shown in "detour list" (default: your Kubernetes username, from a
+                            SelfSubjectReview; else the kubeconfig's user name)
       --keep                keep the Intercept when you stop (join it later with "detour connect")
       --via URL             reach the sidecars at this tunnel URL instead of through the Kubernetes
                             API; {podIP}, {pod} and {port} are filled in per replica, e.g.
@@ -98,14 +99,14 @@ ${GLOBAL}`,
   list: `detour list — list Intercepts
 
 Usage:
-  detour list [-A] [-o table|json|yaml]
+  detour list [-A] [-o table|wide|json|yaml]
 
 Shows each Intercept's workload, match, mode, owner, phase, the developers connected (clients)
-and age.
+and age; -o wide adds fallback, sidecars (ready/desired) and expiry ("never" without a ttl).
 
 Options:
   -A, --all-namespaces      list Intercepts in every namespace
-  -o, --output FORMAT       table (default), json or yaml
+  -o, --output FORMAT       table (default), wide, json or yaml
 
 Examples:
   detour list -n shop

@@ -21,6 +21,8 @@ export interface Kube {
   server: string;
   namespace: string;
   context: string;
+  /** The name of the current context's user entry in the kubeconfig (not necessarily the authenticated username). */
+  user?: string;
   request<T = unknown>(method: string, path: string, input?: RequestInput): Promise<T>;
   /** Like request, but a failure becomes a CliError that explains it (naming verb and resource). */
   call<T = unknown>(action: ApiAction, method: string, path: string, input?: RequestInput): Promise<T>;
@@ -91,6 +93,7 @@ export function buildKube(kc: KubeConfig, namespaceFlag: string | undefined): Ku
     server: cluster.server,
     namespace,
     context: kc.currentContext,
+    ...(kc.getContextObject(kc.currentContext)?.user ? { user: kc.getContextObject(kc.currentContext)!.user } : {}),
     request,
     async call<T>(action: ApiAction, method: string, path: string, input?: RequestInput): Promise<T> {
       try {

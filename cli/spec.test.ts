@@ -67,6 +67,6 @@ describe('describeMatch', () => {
   it.each([
     [undefined, 'all requests'],
     [{ headers: [{ name: 'x-detour-user', exact: 'alice' }] }, 'x-detour-user=alice'],
-    [{ headers: [{ name: 'a', prefix: 'p' }, { name: 'b', regex: 'r+' }], pathPrefix: '/api' }, 'a^=p, b~=r+, path /api*'],
+    [{ headers: [{ name: 'a', prefix: 'p' }, { name: 'b', regex: 'r+' }], pathPrefix: '/api' }, 'a^=p, b~=r+, path under /api'],
   ])('%j → %s', (m, text) => expect(describeMatch(m)).toBe(text));
 });

@@ -5,6 +5,7 @@ import type { Intercept, InterceptSpec, WorkloadKind } from '../core/api/interce
 import { parseDuration } from '../core/api/duration.js';
 import { API_GROUP, API_VERSION, INTERCEPT_KIND } from '../core/constants.js';
 import type { HeaderRule, InterceptMode } from '../core/routing/table.js';
+import { compileFullMatch } from '../core/routing/regex.js';
 
 export interface WorkloadRef {
   kind: WorkloadKind;
@@ -47,7 +48,7 @@ export function parseHeaderRule(text: string): HeaderRule {
   if (!HEADER_NAME.test(name)) throw new UsageError(`--header ${text}: "${name}" is not a valid HTTP header name`);
   if (value === '') throw new UsageError(`--header ${text}: the value is empty`);
   if (op === 'regex') {
-    try { new RegExp(value); } catch { throw new UsageError(`--header ${text}: "${value}" is not a valid regular expression`); }
+    try { compileFullMatch(value); } catch (err) { throw new UsageError(`--header ${text}: "${value}" is not a valid RE2 regular expression (${err instanceof Error ? err.message : String(err)})`); }
   }
   return { name: name.toLowerCase(), [op]: value };
 }
@@ -151,11 +152,11 @@ function canonicalMatch(m: InterceptSpec['match']): string {
   return JSON.stringify([headers, m.pathPrefix ?? '']);
 }
 
-/** `x-detour-user=alice, path /api/*` — the match as a person reads it; `all requests` for a global intercept. */
+/** `x-detour-user=alice, path under /api` — the match as a person reads it; `all requests` for a global intercept. */
 export function describeMatch(m: InterceptSpec['match']): string {
   if (!m) return 'all requests';
   const parts = (m.headers ?? []).map((h) => (h.exact !== undefined ? `${h.name}=${h.exact}` : h.prefix !== undefined ? `${h.name}^=${h.prefix}` : `${h.name}~=${h.regex ?? ''}`));
-  if (m.pathPrefix) parts.push(`path ${m.pathPrefix}*`);
+  if (m.pathPrefix) parts.push(`path under ${m.pathPrefix}`);
   return parts.join(', ') || 'all requests';
 }
 

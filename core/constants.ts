@@ -12,6 +12,11 @@ export const INJECT_LABEL = 'detour.dev/inject';
 export const INJECTED_ANNOTATION = 'detour.dev/injected';
 /** Pod annotation: opt in to the iptables init container for numeric ports. */
 export const IPTABLES_ANNOTATION = 'detour.dev/iptables';
+/**
+ * Intercept annotation: `"true"` allows a broad Mirror (one that copies everyone's requests, see
+ * operator/reconcile/broad-mirror.ts). Dangerous; documented in docs/api.md.
+ */
+export const ALLOW_BROAD_MIRROR_ANNOTATION = 'detour.dev/allow-broad-mirror';
 /** Label on objects the operator manages (token Secrets). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'detour';

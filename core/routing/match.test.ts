@@ -53,9 +53,24 @@ describe('matchRoute', () => {
       headers: { 'x-user': 'alison' }, want: 'shop/r',
     },
     {
-      name: 'invalid regex never matches',
-      routes: [route('shop/bad', { match: { headers: [{ name: 'x-user', regex: '(' }] } })],
-      headers: { 'x-user': '(' }, want: undefined,
+      name: 'a pattern RE2 refuses never matches',
+      routes: [route('shop/bad', { match: { headers: [{ name: 'x-user', regex: '(?=a)' }] } })],
+      headers: { 'x-user': 'a' }, want: undefined,
+    },
+    {
+      name: 'regex has RE2 semantics: inline flags',
+      routes: [route('shop/r', { match: { headers: [{ name: 'x-user', regex: '(?i)alice' }] } })],
+      headers: { 'x-user': 'ALICE' }, want: 'shop/r',
+    },
+    {
+      name: 'regex has RE2 semantics: POSIX classes',
+      routes: [route('shop/r', { match: { headers: [{ name: 'x-user', regex: '[[:alpha:]]+' }] } })],
+      headers: { 'x-user': 'alice' }, want: 'shop/r',
+    },
+    {
+      name: 'regex alternation is anchored as a whole',
+      routes: [route('shop/r', { match: { headers: [{ name: 'x-user', regex: 'a|ab' }] } })],
+      headers: { 'x-user': 'ab' }, want: 'shop/r',
     },
     {
       name: 'all rules must hold (one fails)',
@@ -67,16 +82,37 @@ describe('matchRoute', () => {
       routes: [route('shop/both', { match: { headers: [{ name: 'x-a', exact: '1' }, { name: 'x-b', exact: '2' }] } })],
       headers: { 'x-a': '1', 'x-b': '2' }, want: 'shop/both',
     },
-    {
-      name: 'path prefix holds',
-      routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })],
-      path: '/api/orders?x=1', headers: {}, want: 'shop/api',
-    },
-    {
-      name: 'path prefix is checked on the path, not the query',
-      routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })],
-      path: '/other?next=/api', headers: {}, want: undefined,
-    },
+    { name: 'pathPrefix /api on /api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /api/', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api/', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /api/orders?x=1', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api/orders?x=1', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /api?x=1', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api?x=1', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /apix', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/apix', headers: {}, want: undefined },
+    { name: 'pathPrefix /api on /api-docs', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api-docs', headers: {}, want: undefined },
+    { name: 'pathPrefix /api on /other?next=/api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/other?next=/api', headers: {}, want: undefined },
+    { name: 'pathPrefix /api on /API', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/API', headers: {}, want: undefined },
+    { name: 'pathPrefix /api/ on /api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api/' } })], path: '/api', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api/ on /api/x', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api/' } })], path: '/api/x', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api/ on /apix', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api/' } })], path: '/apix', headers: {}, want: undefined },
+    { name: 'pathPrefix / on /anything', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/' } })], path: '/anything', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix / on /', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/' } })], path: '/', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /x/../api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/x/../api', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /x on /x/../api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/x' } })], path: '/x/../api', headers: {}, want: undefined },
+    { name: 'pathPrefix /api on /api/../admin', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api/../admin', headers: {}, want: undefined },
+    { name: 'pathPrefix /admin on /api/../admin', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/admin' } })], path: '/api/../admin', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /./api/./x', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/./api/./x', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /%61pi', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/%61pi', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /%61%70%69/x', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/%61%70%69/x', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /x on /x/%2e%2e/api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/x' } })], path: '/x/%2e%2e/api', headers: {}, want: undefined },
+    { name: 'pathPrefix /api on /x/%2E%2E/api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/x/%2E%2E/api', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on /api%2Fx', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api%2Fx', headers: {}, want: undefined },
+    { name: 'pathPrefix /a%2fb on /a%2Fb/c', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/a%2fb' } })], path: '/a%2Fb/c', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on //api', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '//api', headers: {}, want: undefined },
+    { name: 'pathPrefix /api on http://checkout.shop/api/x', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: 'http://checkout.shop/api/x', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /api on *', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '*', headers: {}, want: undefined },
+    { name: 'pathPrefix /api on /api#frag', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/api' } })], path: '/api#frag', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /a/b on /a/b/c', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/a/b' } })], path: '/a/b/c', headers: {}, want: 'shop/api' },
+    { name: 'pathPrefix /a/b on /a/bc', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/a/b' } })], path: '/a/bc', headers: {}, want: undefined },
+    { name: 'pathPrefix /a/b on /a', routes: [route('shop/api', { match: { headers: [], pathPrefix: '/a/b' } })], path: '/a', headers: {}, want: undefined },
     {
       name: 'header and path must both hold',
       routes: [route('shop/a', { match: { headers: [{ name: 'x-detour-user', exact: 'alice' }], pathPrefix: '/api' } })],
@@ -84,27 +120,44 @@ describe('matchRoute', () => {
     },
     { name: 'global route takes everything', routes: [route('shop/global')], headers: {}, want: 'shop/global' },
     {
-      name: 'specific route beats global',
-      routes: [route('shop/global'), alice],
+      name: 'an older global Steal keeps the requests of a newer, more specific Steal',
+      routes: [route('shop/global', { createdAt: '2029-01-01T00:00:00Z' }), { ...alice, createdAt: '2029-06-01T00:00:00Z' }],
+      headers: { 'x-detour-user': 'alice' }, want: 'shop/global',
+    },
+    {
+      name: 'the reproduced hijack: a newer regex .+ with pathPrefix / does not take alice\'s requests',
+      routes: [
+        { ...alice, createdAt: '2029-01-01T00:00:00Z' },
+        route('shop/zz-hijack', { createdAt: '2029-06-01T00:00:00Z', match: { headers: [{ name: 'x-detour-user', regex: '.+' }], pathPrefix: '/' } }),
+        route('shop/aa-hijack', { createdAt: '2029-06-01T00:00:00Z', match: { headers: [{ name: 'x-detour-user', regex: '.+' }], pathPrefix: '/' } }),
+      ],
       headers: { 'x-detour-user': 'alice' }, want: 'shop/alice',
     },
     {
-      name: 'longer path prefix wins at equal rule count',
-      routes: [route('shop/short', { match: { headers: [], pathPrefix: '/a' } }), route('shop/long', { match: { headers: [], pathPrefix: '/a/b' } })],
-      path: '/a/b/c', headers: {}, want: 'shop/long',
+      name: 'same creation time: the intercept key decides, not table order',
+      routes: [route('shop/b', { createdAt: '2029-01-01T00:00:00Z' }), route('shop/a', { createdAt: '2029-01-01T00:00:00Z' })],
+      headers: {}, want: 'shop/a',
     },
     {
-      name: 'Steal beats Mirror at equal specificity',
+      name: 'a route without createdAt sorts after dated ones',
+      routes: [route('shop/a'), route('shop/b', { createdAt: '2029-01-01T00:00:00Z' })],
+      headers: {}, want: 'shop/b',
+    },
+    {
+      name: 'Steal beats a more specific, older Mirror',
       routes: [
-        route('shop/mirror', { mode: 'Mirror', match: { headers: [{ name: 'x-detour-user', exact: 'alice' }] } }),
-        route('shop/steal', { match: { headers: [{ name: 'x-detour-user', prefix: 'ali' }] } }),
+        route('shop/mirror', { mode: 'Mirror', createdAt: '2028-01-01T00:00:00Z', match: { headers: [{ name: 'x-detour-user', exact: 'alice' }], pathPrefix: '/api' } }),
+        route('shop/steal', { createdAt: '2029-01-01T00:00:00Z', match: { headers: [{ name: 'x-detour-user', prefix: 'ali' }] } }),
       ],
-      headers: { 'x-detour-user': 'alice' }, want: 'shop/steal',
+      path: '/api/x', headers: { 'x-detour-user': 'alice' }, want: 'shop/steal',
     },
     {
-      name: 'ties keep table order',
-      routes: [route('shop/first', { match: { headers: [{ name: 'x-a', prefix: '' }] } }), route('shop/second', { match: { headers: [{ name: 'x-a', prefix: '' }] } })],
-      headers: { 'x-a': 'z' }, want: 'shop/first',
+      name: 'between Mirrors the older wins',
+      routes: [
+        route('shop/new', { mode: 'Mirror', createdAt: '2029-06-01T00:00:00Z', match: { headers: [{ name: 'x-a', exact: '1' }] } }),
+        route('shop/old', { mode: 'Mirror', createdAt: '2029-01-01T00:00:00Z', match: { headers: [{ name: 'x-a', prefix: '' }] } }),
+      ],
+      headers: { 'x-a': '1' }, want: 'shop/old',
     },
     {
       name: 'expired route does not match',
@@ -157,5 +210,22 @@ describe('invalidRoutes and isKubeProbe', () => {
     expect(isKubeProbe('kube-probe/1.29')).toBe(true);
     expect(isKubeProbe('Mozilla/5.0')).toBe(false);
     expect(isKubeProbe(undefined)).toBe(false);
+  });
+});
+
+describe('header regexes run in a linear-time engine (issue 12: ReDoS)', () => {
+  // With V8's backtracking RegExp, `(a+)+` against 26 a's and a mismatch took ~1.7 s and doubled
+  // per character: this test never finishes on that code (each 64-character value would take
+  // ~10^10 years). With RE2 it is linear in the value's length.
+  const hostile = route('shop/redos', { match: { headers: [{ name: 'x-user', regex: '(a+)+' }] } });
+  const compiled = compileRoutes(table([hostile]), { name: 'http', appPort: 8080 });
+  it.each(['(a+)+', '(a|aa)+', '(a*)*b', '(.*a){20}'])('%s against a hostile 64-character value still decides', (pattern) => {
+    const routes = compileRoutes(table([route('shop/r', { match: { headers: [{ name: 'x-user', regex: pattern }] } })]), { name: 'http', appPort: 8080 });
+    const value = `${'a'.repeat(64)}!`;
+    for (let i = 0; i < 100; i++) expect(matchRoute(routes, { path: '/', header: headerLookup({ 'x-user': value }) }, NOW)).toBeUndefined();
+  });
+  it('still matches what the pattern means', () => {
+    expect(matchRoute(compiled, { path: '/', header: headerLookup({ 'x-user': 'a'.repeat(64) }) }, NOW)?.intercept).toBe('shop/redos');
+    expect(matchRoute(compiled, { path: '/', header: headerLookup({ 'x-user': `${'a'.repeat(4096)}!` }) }, NOW)).toBeUndefined();
   });
 });

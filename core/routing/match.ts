@@ -1,21 +1,28 @@
 // Per-request routing decision: pure functions over a compiled routing table.
 //
 // `compileRoutes` turns the operator's `RoutingTable` into the form the hot path uses (lower-cased
-// header names, pre-built regular expressions, parsed expiry, precedence order), once per table
-// and listener port. `matchRoute` then decides one request without allocating or compiling.
+// header names, regexes compiled once with re2js, normalised path prefixes, parsed expiry,
+// precedence order), once per table and listener port. `matchRoute` then decides one request
+// without compiling anything.
 //
-// Semantics (documented in docs/sidecar.md):
+// Semantics (documented in docs/sidecar.md and docs/api.md):
 // - header names are case-insensitive; values are case-sensitive;
 // - `exact` compares the whole value, `prefix` uses startsWith, `regex` must match the WHOLE value
-//   (anchored, like Istio/Envoy `safe_regex`); a multi-valued header is seen as its values joined
-//   with ", " (Node's own join), and a missing header never matches;
+//   (anchored, like Istio/Envoy `safe_regex`) and runs in a linear-time RE2 engine (regex.ts); a
+//   multi-valued header is seen as its values joined with ", " (Node's own join), and a missing
+//   header never matches;
+// - `pathPrefix` matches element-wise on the normalised path (Gateway API PathPrefix, path.ts);
 // - every header rule and the path prefix must hold; a route without `match` is global;
-// - a route whose `expiresAt` has passed never matches; a route with an invalid regex never matches;
-// - precedence: more conditions first (header rules + path prefix), then the longer path prefix,
-//   then Steal before Mirror, then table order. The first matching route wins.
+// - a route whose `expiresAt` has passed never matches; a route whose regex RE2 refuses never matches;
+// - precedence: Steal before Mirror (a copy never takes a request away from a Steal), then the
+//   older intercept (`createdAt`), then the intercept key. The first matching route wins. The
+//   operator never routes two Steal intercepts that some request could match both, so among Steal
+//   routes this order only decides during a table change.
 // - requests from the kubelet's probes (User-Agent `kube-probe/…`) never match.
 
 import type { HeaderRule, Route, RoutingTable } from './table.js';
+import { normalisePathPrefix, normaliseRequestPath, pathHasPrefix } from './path.js';
+import { compileFullMatch } from './regex.js';
 
 export interface CompiledHeaderRule {
   /** Lower-case header name. */
@@ -28,10 +35,13 @@ export interface CompiledRoute {
   /** `namespace/name` of the Intercept (same as route.intercept). */
   intercept: string;
   headers: CompiledHeaderRule[];
+  /** Normalised, without trailing `/` (`` for `/`); undefined: no path condition. */
   pathPrefix: string | undefined;
   /** Milliseconds since the epoch; Infinity when the route never expires. */
   expiresAtMs: number;
-  /** Why the route can never match (invalid regex, unparsable expiry); undefined when it can. */
+  /** Milliseconds since the epoch of the Intercept's creation; Infinity when unknown (sorts last). */
+  createdAtMs: number;
+  /** Why the route can never match (a regex RE2 refuses, unparsable expiry); undefined when it can. */
   invalid: string | undefined;
 }
 
@@ -75,8 +85,7 @@ export function compileHeaderRule(rule: HeaderRule): CompiledHeaderRule {
     return { name, test: (v) => v.startsWith(prefix) };
   }
   if (rule.regex !== undefined) {
-    const re = new RegExp(`^(?:${rule.regex})$`); // throws on an invalid pattern; compileRoute catches
-    return { name, test: (v) => re.test(v) };
+    return { name, test: compileFullMatch(rule.regex) }; // throws on a pattern RE2 refuses; compileRoute catches
   }
   throw new Error(`header rule for ${rule.name} has none of exact, prefix, regex`);
 }
@@ -94,21 +103,17 @@ export function compileRoute(route: Route): CompiledRoute {
     expiresAtMs = Date.parse(route.expiresAt);
     if (Number.isNaN(expiresAtMs)) invalid = `unparsable expiresAt ${JSON.stringify(route.expiresAt)}`;
   }
-  const pathPrefix = route.match?.pathPrefix ? route.match.pathPrefix : undefined;
-  return { route, intercept: route.intercept, headers, pathPrefix, expiresAtMs, invalid };
+  const pathPrefix = route.match?.pathPrefix ? normalisePathPrefix(route.match.pathPrefix) : undefined;
+  const created = route.createdAt !== undefined ? Date.parse(route.createdAt) : Number.NaN;
+  const createdAtMs = Number.isNaN(created) ? Number.POSITIVE_INFINITY : created;
+  return { route, intercept: route.intercept, headers, pathPrefix, expiresAtMs, createdAtMs, invalid };
 }
 
-function specificity(r: CompiledRoute): number {
-  return r.headers.length + (r.pathPrefix !== undefined ? 1 : 0);
-}
-
-/** Orders routes by precedence (see the header comment). Stable: ties keep table order. */
+/** Orders routes by precedence (see the header comment): Steal first, then older, then by key. */
 export function byPrecedence(a: CompiledRoute, b: CompiledRoute): number {
-  return (
-    specificity(b) - specificity(a) ||
-    (b.pathPrefix?.length ?? 0) - (a.pathPrefix?.length ?? 0) ||
-    (a.route.mode === b.route.mode ? 0 : a.route.mode === 'Steal' ? -1 : 1)
-  );
+  if (a.route.mode !== b.route.mode) return a.route.mode === 'Steal' ? -1 : 1;
+  if (a.createdAtMs !== b.createdAtMs) return a.createdAtMs < b.createdAtMs ? -1 : 1;
+  return a.intercept < b.intercept ? -1 : a.intercept > b.intercept ? 1 : 0;
 }
 
 /** The routes of `table` that apply to `port`, compiled and in precedence order. Invalid routes are left out. */
@@ -130,15 +135,8 @@ export function invalidRoutes(table: RoutingTable): Array<{ intercept: string; r
   return out;
 }
 
-function pathOnly(path: string): string {
-  const q = path.indexOf('?');
-  return q === -1 ? path : path.slice(0, q);
-}
-
-/** True when every condition of the compiled route holds for the request (`path` without its query) at `nowMs`. */
-function routeMatches(r: CompiledRoute, path: string, input: MatchInput, nowMs: number): boolean {
-  if (nowMs >= r.expiresAtMs) return false;
-  if (r.pathPrefix !== undefined && !path.startsWith(r.pathPrefix)) return false;
+/** True when every header rule of the compiled route holds for the request. */
+function headersMatch(r: CompiledRoute, input: MatchInput): boolean {
   for (let i = 0; i < r.headers.length; i++) {
     const rule = r.headers[i]!;
     const value = input.header(rule.name);
@@ -149,14 +147,18 @@ function routeMatches(r: CompiledRoute, path: string, input: MatchInput, nowMs: 
 
 /**
  * The route a request takes, or undefined for the app. Probes (kube-probe User-Agent) never match.
- * With no routes on the port this is one length check.
+ * With no routes on the port this is one length check; the path is normalised only when a route
+ * has a path prefix.
  */
 export function matchRoute(routes: CompiledRoutes, input: MatchInput, nowMs: number): CompiledRoute | undefined {
   if (routes.length === 0) return undefined;
   if (isKubeProbe(input.header('user-agent'))) return undefined;
-  const path = pathOnly(input.path);
+  let path: string | undefined;
   for (let i = 0; i < routes.length; i++) {
-    if (routeMatches(routes[i]!, path, input, nowMs)) return routes[i];
+    const r = routes[i]!;
+    if (nowMs >= r.expiresAtMs) continue;
+    if (r.pathPrefix !== undefined && !pathHasPrefix((path ??= normaliseRequestPath(input.path)), r.pathPrefix)) continue;
+    if (headersMatch(r, input)) return r;
   }
   return undefined;
 }

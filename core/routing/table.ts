@@ -28,6 +28,8 @@ export interface Route {
   fallback: FallbackPolicy;
   /** Lower-case hex SHA-256 of the Intercept's tunnel token. */
   tokenHash: string;
+  /** RFC 3339 creation time of the Intercept: among overlapping routes of one mode the older wins. */
+  createdAt?: string;
   /** RFC 3339; after it the sidecar stops routing this intercept even if no new table arrives. */
   expiresAt?: string;
 }

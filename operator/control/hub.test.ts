@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { OperatorToSidecar } from '../../core/control/protocol.js';
 import type { Route, WorkloadRef } from '../../core/routing/table.js';
-import { ControlHub, type SidecarConnection } from './hub.js';
+import { buildRoutes, ControlHub, type SidecarConnection } from './hub.js';
 
 const checkout: WorkloadRef = { kind: 'Deployment', namespace: 'shop', name: 'checkout' };
 const cart: WorkloadRef = { kind: 'Deployment', namespace: 'shop', name: 'cart' };
@@ -87,5 +87,11 @@ describe('ControlHub', () => {
     hub.setRoute('shop/a', checkout, undefined);
     hub.setRoute('shop/a', checkout, undefined);
     expect(c.got.map((m) => [m.table.version, m.table.routes.map((x) => x.tokenHash)])).toEqual([[0, []], [1, ['h']], [2, ['h2']], [3, []]]);
+  });
+
+  it('orders a table oldest first, then by key (the sidecar\'s precedence), whatever the arrival order', () => {
+    const at = (intercept: string, createdAt?: string): Route => ({ ...route(intercept), ...(createdAt ? { createdAt } : {}) });
+    const order = buildRoutes([at('shop/z'), at('shop/b', '2025-02-01T00:00:00Z'), at('shop/c', '2025-01-01T00:00:00Z'), at('shop/a', '2025-02-01T00:00:00Z')]).map((r) => r.intercept);
+    expect(order).toEqual(['shop/c', 'shop/a', 'shop/b', 'shop/z']);
   });
 });

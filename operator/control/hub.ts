@@ -20,9 +20,14 @@ export function workloadKey(w: WorkloadRef): string {
   return `${w.namespace}/${w.kind}/${w.name}`;
 }
 
-/** The table's routes in a stable order (by intercept key), so equal sets compare equal. */
+/**
+ * The table's routes in a stable order, so equal sets compare equal: older first (`createdAt`),
+ * then by intercept key, the order in which overlapping routes of one mode take precedence in the
+ * sidecar (core/routing/match.ts decides by the same fields, not by table position).
+ */
 export function buildRoutes(routes: Iterable<Route>): Route[] {
-  return [...routes].sort((a, b) => (a.intercept < b.intercept ? -1 : a.intercept > b.intercept ? 1 : 0));
+  const at = (r: Route) => r.createdAt ?? '\uffff';
+  return [...routes].sort((a, b) => (at(a) !== at(b) ? (at(a) < at(b) ? -1 : 1) : a.intercept < b.intercept ? -1 : a.intercept > b.intercept ? 1 : 0));
 }
 
 interface RouteEntry {

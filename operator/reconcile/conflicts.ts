@@ -1,34 +1,23 @@
-// Conflict detection between Steal intercepts of one workload (pure).
-// Two Steal intercepts on the same workload and port conflict when some request could match both:
-// identical header rules (in any order, names case-insensitive) with overlapping path prefixes, or
-// one of them global. Intercepts are admitted oldest first (creationTimestamp, then name); one that
-// overlaps an already admitted intercept gets Conflict, so an intercept that is itself in conflict
-// never blocks a newer one.
+// Conflict detection among the intercepts of one workload and port (pure).
+//
+// Two intercepts on the same workload and port OVERLAP when some request could match both; only
+// provably disjoint rule sets do not (core/routing/overlap.ts: differing exact values on one
+// header, an exact value outside a prefix, disjoint prefixes, disjoint path prefixes element-wise).
+// Intercepts are admitted oldest first (creationTimestamp, then name). A newer one gets Conflict
+// (and is not routed) when it overlaps an already admitted one and
+//   - both are Steal (one developer would take requests another already takes), or
+//   - it is a Steal with fallback Reject and the older one is a Mirror (with no developer connected
+//     it would answer 503 to requests the older intercept serves).
+// A Mirror never gets Conflict here (the sidecar always prefers Steal, so a copy never takes a
+// request away from anyone); broad Mirrors are refused separately (broad-mirror.ts). An intercept
+// that is itself in conflict is not admitted, so it never blocks a newer one.
 
 import type { Intercept } from '../../core/api/intercept.js';
 import { interceptKey } from '../../core/api/intercept.js';
+import { matchesOverlap } from '../../core/routing/overlap.js';
 
 export function normalisedPort(i: Intercept): string {
   return String(i.spec.port ?? 'http');
-}
-
-function headerSignature(i: Intercept): string {
-  const rules = (i.spec.match?.headers ?? []).map((h) => {
-    const [kind, value] = h.exact !== undefined ? ['exact', h.exact] : h.prefix !== undefined ? ['prefix', h.prefix] : ['regex', h.regex ?? ''];
-    return JSON.stringify([h.name.toLowerCase(), kind, value]);
-  });
-  return [...new Set(rules)].sort().join('\n');
-}
-
-function pathsOverlap(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined) return true;
-  return a.startsWith(b) || b.startsWith(a);
-}
-
-/** True when some request could match both intercepts' rules. */
-export function matchesOverlap(a: Intercept, b: Intercept): boolean {
-  if (a.spec.match === undefined || b.spec.match === undefined) return true;
-  return headerSignature(a) === headerSignature(b) && pathsOverlap(a.spec.match.pathPrefix, b.spec.match.pathPrefix);
 }
 
 /** Older first: creationTimestamp, then name. */
@@ -39,18 +28,27 @@ export function byAge(a: Intercept, b: Intercept): number {
   return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 }
 
+function sameTarget(a: Intercept, b: Intercept): boolean {
+  return a.spec.workload.kind === b.spec.workload.kind && a.spec.workload.name === b.spec.workload.name && normalisedPort(a) === normalisedPort(b);
+}
+
+/** Would `newer` conflict with the already admitted `older` (both on the same workload and port)? */
+export function conflictsWith(newer: Intercept, older: Intercept): boolean {
+  if ((newer.spec.mode ?? 'Steal') !== 'Steal') return false;
+  const olderSteal = (older.spec.mode ?? 'Steal') === 'Steal';
+  if (!olderSteal && (newer.spec.fallback ?? 'App') !== 'Reject') return false;
+  return matchesOverlap(older.spec.match, newer.spec.match);
+}
+
 /**
  * For each candidate in conflict, the key of the older intercept it yields to. Candidates are the
- * intercepts that could be routed (not deleting, not expired, valid); only Steal ones take part.
+ * intercepts that could be routed (not deleting, not expired, valid, not a refused broad Mirror).
  */
 export function planConflicts(candidates: readonly Intercept[]): Map<string, string> {
   const admitted: Intercept[] = [];
   const conflicts = new Map<string, string>();
-  const steal = candidates.filter((i) => (i.spec.mode ?? 'Steal') === 'Steal').sort(byAge);
-  for (const i of steal) {
-    const winner = admitted.find(
-      (a) => a.spec.workload.kind === i.spec.workload.kind && a.spec.workload.name === i.spec.workload.name && normalisedPort(a) === normalisedPort(i) && matchesOverlap(a, i),
-    );
+  for (const i of [...candidates].sort(byAge)) {
+    const winner = admitted.find((a) => sameTarget(a, i) && conflictsWith(i, a));
     if (winner) conflicts.set(interceptKey(i), interceptKey(winner));
     else admitted.push(i);
   }

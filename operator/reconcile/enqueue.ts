@@ -1,12 +1,15 @@
 // Which Intercepts an event can affect (pure). An Intercept's own reconcile reads only its own
-// object, its workload, its Secret, the hub, and — for conflicts — the Steal intercepts on the same
-// workload and port. So an event re-queues the Intercept itself, and its Steal siblings on the same
-// workload and port only when the event can change its standing among them (added, deleted, spec,
-// creation or deletion changed, or it expired); a status-only write re-queues nobody else.
+// object, its workload, its Secret, the hub, and — for conflicts — the intercepts on the same
+// workload and port (Steal and Mirror: an older Mirror blocks a newer Steal with fallback Reject).
+// So an event re-queues the Intercept itself, and its siblings on the same workload and port only
+// when the event can change its standing among them (added, deleted, spec, creation or deletion
+// changed, the broad-Mirror opt-in annotation changed, or it expired); a status-only write
+// re-queues nobody else.
 
 import { interceptKey, type Intercept } from '../../core/api/intercept.js';
 import type { WorkloadRef } from '../../core/routing/table.js';
 import { workloadKey } from '../control/hub.js';
+import { ALLOW_BROAD_MIRROR_ANNOTATION } from '../../core/constants.js';
 import { normalisedPort } from './conflicts.js';
 
 /** Name of the Intercept informer's index by workload. */
@@ -27,13 +30,9 @@ export function interceptWorkloadKey(i: Intercept): string {
 /** The indexers to give the Intercept informer. */
 export const interceptIndexers = { [WORKLOAD_INDEX]: (i: Intercept) => [interceptWorkloadKey(i)] };
 
-function isSteal(i: Intercept): boolean {
-  return (i.spec.mode ?? 'Steal') === 'Steal';
-}
-
 /** What other intercepts' conflict decision reads from this one. */
 function standing(i: Intercept): string {
-  return JSON.stringify([i.metadata.uid, i.metadata.creationTimestamp, i.metadata.deletionTimestamp !== undefined, i.status?.phase === 'Expired', i.spec]);
+  return JSON.stringify([i.metadata.uid, i.metadata.creationTimestamp, i.metadata.deletionTimestamp !== undefined, i.status?.phase === 'Expired', i.metadata.annotations?.[ALLOW_BROAD_MIRROR_ANNOTATION], i.spec]);
 }
 
 /**
@@ -46,10 +45,10 @@ export function planInterceptEnqueue(old: Intercept | undefined, cur: Intercept 
   const keys = new Set([interceptKey(self)]);
   if (old && cur && standing(old) === standing(cur)) return [...keys];
   for (const v of [old, cur]) {
-    if (!v || !isSteal(v)) continue;
+    if (!v) continue;
     const port = normalisedPort(v);
     for (const s of siblingsOf(interceptWorkloadKey(v))) {
-      if (isSteal(s) && normalisedPort(s) === port) keys.add(interceptKey(s));
+      if (normalisedPort(s) === port) keys.add(interceptKey(s));
     }
   }
   return [...keys];

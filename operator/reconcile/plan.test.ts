@@ -41,7 +41,16 @@ describe('planIntercept: phase and reason', () => {
     ['no such port', gathered({ intercept: intercept({ port: 'grpc' }) }), 'Failed', 'PortNotFound'],
     ['numeric port without the iptables opt-in', gathered({ intercept: intercept({ port: 8080 }) }), 'Failed', 'NumericPortNeedsIptables'],
     ['numeric port with the iptables opt-in', gathered({ intercept: intercept({ port: 8080 }), workload: workload({ iptables: true }) }), 'Active', 'Routed'],
-    ['a regex JavaScript cannot compile', gathered({ intercept: intercept({ match: { headers: [{ name: 'x', regex: '(?i)alice' }] } }) }), 'Failed', 'InvalidRegex'],
+    ['an RE2 regex that JavaScript RegExp could not compile routes', gathered({ intercept: intercept({ match: { headers: [{ name: 'x', regex: '(?i)alice' }] } }) }), 'Active', 'Routed'],
+    ['a regex Go accepts and re2js does not (\\p{Cn})', gathered({ intercept: intercept({ match: { headers: [{ name: 'x', regex: '\\p{Cn}' }] } }) }), 'Failed', 'InvalidRegex'],
+    ['a global Mirror without the opt-in', gathered({ intercept: intercept({ mode: 'Mirror', match: undefined }) }), 'Failed', 'BroadMirrorNotAllowed'],
+    ['a Mirror on a path prefix alone', gathered({ intercept: intercept({ mode: 'Mirror', match: { pathPrefix: '/api' } }) }), 'Failed', 'BroadMirrorNotAllowed'],
+    ['a Mirror whose only header rule is a regex', gathered({ intercept: intercept({ mode: 'Mirror', match: { headers: [{ name: 'x-detour-user', regex: '.+' }] } }) }), 'Failed', 'BroadMirrorNotAllowed'],
+    ['a global Mirror with the opt-in annotation', gathered({ intercept: intercept({ mode: 'Mirror', match: undefined }, { annotations: { 'detour.dev/allow-broad-mirror': 'true' } }) }), 'Active', 'Routed'],
+    ['an opt-in annotation other than "true" does not count', gathered({ intercept: intercept({ mode: 'Mirror', match: undefined }, { annotations: { 'detour.dev/allow-broad-mirror': 'yes' } }) }), 'Failed', 'BroadMirrorNotAllowed'],
+    ['a Mirror with an exact header rule', gathered({ intercept: intercept({ mode: 'Mirror' }) }), 'Active', 'Routed'],
+    ['a Mirror with a prefix header rule', gathered({ intercept: intercept({ mode: 'Mirror', match: { headers: [{ name: 'x-detour-user', prefix: 'alice' }] } }) }), 'Active', 'Routed'],
+    ['a global Steal needs no opt-in', gathered({ intercept: intercept({ match: undefined }) }), 'Active', 'Routed'],
     ['an older intercept holds the same match', gathered({ conflictWith: 'shop/bob' }), 'Conflict', 'Conflict'],
     ['ttl ran out', gathered({ intercept: intercept({ ttl: '1h' }) }), 'Expired', 'Expired'],
     ['ttl not yet over', gathered({ intercept: intercept({ ttl: '3h' }) }), 'Active', 'Routed'],
@@ -115,5 +124,19 @@ describe('planIntercept: status is written only when it changed', () => {
     const t = (type: string, s: typeof first) => s.status.conditions!.find((c) => c.type === type)!.lastTransitionTime;
     expect(t('Routed', second)).toBe(t('Routed', first));
     expect(t('ClientConnected', second)).not.toBe(t('ClientConnected', first));
+  });
+});
+
+describe('planIntercept: conflict messages and route age', () => {
+  it('tells a Reject Steal why an older Mirror blocks it', () => {
+    const plan = planIntercept(gathered({ intercept: intercept({ fallback: 'Reject' }), conflictWith: 'shop/m', conflictWithMode: 'Mirror' }), now);
+    expect(plan.status.conditions!.find((c) => c.type === 'Routed')!.message).toMatch(/older Mirror intercept shop\/m .*fallback Reject would answer them 503/);
+  });
+  it('names the older Steal and what to change', () => {
+    const plan = planIntercept(gathered({ conflictWith: 'shop/bob', conflictWithMode: 'Steal' }), now);
+    expect(plan.status.conditions!.find((c) => c.type === 'Routed')!.message).toMatch(/older Steal intercept shop\/bob can match the same requests .*make spec.match disjoint/);
+  });
+  it('carries the creation time in the route (the sidecar prefers the older of overlapping routes)', () => {
+    expect(planIntercept(gathered(), now).route?.createdAt).toBe('2025-03-01T10:00:00Z');
   });
 });

@@ -9,6 +9,7 @@ import { compileRoute } from '../../core/routing/match.js';
 import type { Route } from '../../core/routing/table.js';
 import { INJECT_LABEL } from '../../core/constants.js';
 import { canonicalJson } from '../canonical-json.js';
+import { broadMirrorProblem } from './broad-mirror.js';
 import { desiredReplicas, isOptedIn, podsWithoutSidecar, resolvePort, type Pod, type Workload } from './workload.js';
 
 export interface SidecarStats {
@@ -22,6 +23,8 @@ export interface Gathered {
   intercept: Intercept;
   /** Key of the older intercept this one yields to (from planConflicts over its siblings). */
   conflictWith?: string;
+  /** The mode of that older intercept. */
+  conflictWithMode?: 'Steal' | 'Mirror';
   workload?: Workload;
   pods: Pod[];
   /** Lower-case hex SHA-256 of the current token, when the Secret exists and is ours. */
@@ -69,7 +72,11 @@ export function isExpired(i: Intercept, now: Date): boolean {
   return e !== undefined && now.getTime() >= e.getTime();
 }
 
-/** Why the match cannot be compiled by the sidecar (JavaScript RegExp), if it cannot. */
+/**
+ * Why the match cannot be compiled by the sidecar, if it cannot. The sidecar's engine is RE2
+ * (re2js), the dialect the API server validates with, so this is rare: a few Unicode class names
+ * Go's regexp knows and re2js does not (`\p{Cn}`, `\p{LC}`), see docs/api.md.
+ */
 export function invalidMatchReason(i: Intercept): string | undefined {
   const compiled = compileRoute({ intercept: interceptKey(i), port: i.spec.port ?? 'http', match: i.spec.match ? { headers: i.spec.match.headers ?? [], pathPrefix: i.spec.match.pathPrefix } : undefined, mode: 'Steal', fallback: 'App', tokenHash: '' });
   return compiled.invalid;
@@ -77,7 +84,7 @@ export function invalidMatchReason(i: Intercept): string | undefined {
 
 /** Could this intercept be routed at all, judging only by itself and the clock? (Conflict candidates.) */
 export function isRoutable(i: Intercept, now: Date): boolean {
-  return !i.metadata.deletionTimestamp && !isExpired(i, now) && invalidMatchReason(i) === undefined;
+  return !i.metadata.deletionTimestamp && !isExpired(i, now) && invalidMatchReason(i) === undefined && broadMirrorProblem(i) === undefined;
 }
 
 function plural(n: number, word: string): string {
@@ -102,6 +109,7 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   let optIn = false;
   const desired = g.workload ? desiredReplicas(g.workload) : 0;
   const regexProblem = invalidMatchReason(i);
+  const broadMirror = broadMirrorProblem(i);
   const portCheck = g.workload ? resolvePort(ref, g.workload.spec.template, port) : undefined;
 
   // WorkloadFound
@@ -115,7 +123,11 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   } else if (regexProblem !== undefined) {
     phase = 'Failed';
     notRoutedReason = 'InvalidRegex';
-    notRoutedMessage = `a header regex does not compile as a JavaScript RegExp (${regexProblem.slice(0, 200)}): fix spec.match.headers`;
+    notRoutedMessage = `a header regex does not compile in the sidecar's RE2 engine (${regexProblem.slice(0, 200)}): fix spec.match.headers`;
+  } else if (broadMirror !== undefined) {
+    phase = 'Failed';
+    notRoutedReason = 'BroadMirrorNotAllowed';
+    notRoutedMessage = broadMirror;
   } else if (g.tokenSecretForeign) {
     phase = 'Failed';
     notRoutedReason = 'TokenSecretTaken';
@@ -131,7 +143,9 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   } else if (g.conflictWith !== undefined) {
     phase = 'Conflict';
     notRoutedReason = 'Conflict';
-    notRoutedMessage = `the older Steal intercept ${g.conflictWith} matches the same requests on ${ref} port ${port} and keeps them: change spec.match or delete one of them`;
+    notRoutedMessage = (i.spec.fallback ?? 'App') === 'Reject' && g.conflictWithMode === 'Mirror'
+      ? `the older Mirror intercept ${g.conflictWith} serves requests this one could match on ${ref} port ${port}, and fallback Reject would answer them 503 while no developer is connected: use fallback App, or make spec.match disjoint from it`
+      : `the older Steal intercept ${g.conflictWith} can match the same requests on ${ref} port ${port} and keeps them: make spec.match disjoint from it (e.g. a different exact value of the same header) or delete one of them`;
   } else {
     phase = g.sidecars.ready > 0 ? 'Active' : 'Pending';
     optIn = !isOptedIn(g.workload);
@@ -195,6 +209,7 @@ export function planIntercept(g: Gathered, now: Date): Plan {
       port,
       mode: i.spec.mode ?? 'Steal',
       fallback,
+      ...(i.metadata.creationTimestamp ? { createdAt: i.metadata.creationTimestamp } : {}),
       ...(i.spec.match ? { match: { headers: i.spec.match.headers ?? [], ...(i.spec.match.pathPrefix !== undefined ? { pathPrefix: i.spec.match.pathPrefix } : {}) } } : {}),
       ...(g.tokenHash !== undefined ? { tokenHash: g.tokenHash } : {}),
       ...(expiresAt ? { expiresAt: rfc3339(expiresAt) } : {}),

@@ -100,11 +100,12 @@ export class InterceptReconciler {
     const now = d.now();
     const w = d.workloads[workload.kind].get(`${ns}/${workload.name}`);
     const pods = w ? await this.fetchPods(ns, w) : [];
-    // Conflicts are decided among the Steal intercepts on the same workload and port only.
+    // Conflicts are decided among the intercepts on the same workload and port only.
     const port = normalisedPort(i);
     const siblings = d.intercepts.byIndex(WORKLOAD_INDEX, workloadIndexKey(workload)).filter((x) => interceptKey(x) !== key && normalisedPort(x) === port);
     const candidates = [i, ...siblings].filter((x) => isRoutable(x, now));
     const conflictWith = planConflicts(candidates).get(key);
+    const conflictWithMode = conflictWith !== undefined ? candidates.find((x) => interceptKey(x) === conflictWith)?.spec.mode ?? 'Steal' : undefined;
     const secretName = tokenSecretName(name);
     let secret = d.secrets.get(`${ns}/${secretName}`);
     if (!secret) secret = await this.fetchSecret(ns, secretName);
@@ -114,6 +115,7 @@ export class InterceptReconciler {
     const gathered: Gathered = {
       intercept: i,
       conflictWith,
+      ...(conflictWithMode !== undefined ? { conflictWithMode } : {}),
       workload: w,
       pods,
       tokenHash: token ? hashToken(token) : undefined,

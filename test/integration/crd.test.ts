@@ -1,6 +1,9 @@
 // The Intercept CRD, applied to a real API server: valid specs are accepted with their defaults,
 // invalid ones are refused with a message that names the field.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ensureControlPlaneBinaries } from '../controlplane/binaries.js';
 import { createNamespace, deleteNamespace, loadKubeConfig } from './support/cluster.js';
 import { applyInterceptCrd, buildKubeClient, createIntercept, type InterceptJson } from './support/operator-harness.js';
 import type { KubeClient } from '../../core/kube/client.js';
@@ -61,9 +64,36 @@ describe('Intercept CRD', () => {
     ['a port name that is not an IANA service name', { workload, port: 'HTTP_PORT' }, /spec\.port.*port number 1-65535 or a port name/],
     ['an empty match', { workload, match: {} }, /spec\.match.*omit match entirely for a global intercept/],
     ['a path prefix without a slash', { workload, match: { pathPrefix: 'api' } }, /spec\.match\.pathPrefix.*must start with '\/'/],
+    ['a path prefix with a .. segment', { workload, match: { pathPrefix: '/x/../api' } }, /spec\.match\.pathPrefix.*must not contain '\.' or '\.\.' segments/],
+    ['a path prefix with a . segment', { workload, match: { pathPrefix: '/api/.' } }, /spec\.match\.pathPrefix.*must not contain '\.' or '\.\.' segments/],
+    ['a path prefix with a query', { workload, match: { pathPrefix: '/api?x=1' } }, /spec\.match\.pathPrefix.*without '\?'/],
+    ['a regex RE2 refuses (lookahead)', { workload, match: { headers: [{ name: 'x', regex: '(?=a)b' }] } }, /spec\.match\.headers\[0\]\.regex.*valid regular expression/],
     ['an unknown field', { workload, colour: 'blue' }, /unknown field "spec\.colour"/],
   ])('refuses %s, naming the field', async (_name, spec, message) => {
     expect(await refusal(spec)).toMatch(message);
+  });
+
+  it('accepts RE2 patterns the sidecar matches in linear time, and path prefixes with dots inside segments', async () => {
+    await createIntercept(client, ns, 'redos', { workload, match: { headers: [{ name: 'x', regex: '(a+)+' }] } });
+    await createIntercept(client, ns, 'inline-flag', { workload, match: { headers: [{ name: 'x', regex: '(?i)alice' }] } });
+    await createIntercept(client, ns, 'dotted', { workload, match: { pathPrefix: '/v1.2/..x/.well-known' } });
+  });
+
+  it('shows the first rule\'s value for exact, prefix and regex rules in kubectl get -o wide', async () => {
+    const pns = await createNamespace(kc, 'crd-cols');
+    try {
+      await createIntercept(client, pns, 'by-exact', { workload, match: alice });
+      await createIntercept(client, pns, 'by-prefix', { workload, match: { headers: [{ name: 'x-tenant', prefix: 'team-' }] } });
+      await createIntercept(client, pns, 'by-regex', { workload, match: { headers: [{ name: 'x-user', regex: 'ali(ce|son)' }] } });
+      const { kubectl } = await ensureControlPlaneBinaries(process.env.KUBEBUILDER_ASSETS, () => {});
+      const { stdout } = await promisify(execFile)(kubectl, ['get', 'intercepts', '-n', pns, '-o', 'wide'], { env: { ...process.env } });
+      const rows = Object.fromEntries(stdout.trim().split('\n').slice(1).map((l) => { const cells = l.trim().split(/\s+/); return [cells[0], cells]; }));
+      expect(rows['by-exact']).toEqual(expect.arrayContaining(['x-detour-user', 'alice']));
+      expect(rows['by-prefix']).toEqual(expect.arrayContaining(['x-tenant', 'team-']));
+      expect(rows['by-regex']).toEqual(expect.arrayContaining(['x-user', 'ali(ce|son)']));
+    } finally {
+      await deleteNamespace(kc, pns);
+    }
   });
 
   it('refuses a name too long to be a label value', async () => {

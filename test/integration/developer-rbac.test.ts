@@ -190,8 +190,11 @@ describe('a developer bound only to the developer ClusterRole', () => {
   it('detour list, status and env work with the role', async () => {
     const list = await devCli(['list', '-o', 'json']);
     expect(list.code).toBe(0);
-    const items = (JSON.parse(list.output) as { items: Array<{ metadata: { name: string } }> }).items;
+    const items = (JSON.parse(list.output) as { items: Array<{ metadata: { name: string }; spec: { owner?: string } }> }).items;
     expect(items.map((i) => i.metadata.name)).toEqual(['alice-checkout']);
+    // The owner is who the API server authenticated (SelfSubjectReview), not the OS user (root
+    // here) nor the kubeconfig's user entry name (dev).
+    expect(items[0]!.spec.owner).toBe(`system:serviceaccount:${ns}:dev`);
     await eventually('detour list to show the developer connected to both replicas', async () => {
       const table = await devCli(['list']);
       return table.code === 0 && /alice-checkout +deployment\/checkout:http +x-detour-user=alice +Steal +\S+ +Active +2 /.test(table.output) ? true : undefined;

@@ -81,7 +81,8 @@ describe('reconciling Intercepts', () => {
   it.each([
     ['no such port', { port: 'grpc' }, 'PortNotFound', /declares a port named "grpc".*http \(8080\)/],
     ['a numeric port without the iptables opt-in', { port: 8080 }, 'NumericPortNeedsIptables', /detour\.dev\/iptables/],
-    ['a regex JavaScript cannot compile', { match: { headers: [{ name: 'x', regex: '(?i)alice' }] } }, 'InvalidRegex', /JavaScript RegExp/],
+    ['a regex Go\'s RE2 accepts and the sidecar\'s re2js does not', { match: { headers: [{ name: 'x', regex: '\\p{Cn}' }] } }, 'InvalidRegex', /RE2 engine/],
+    ['a Mirror that would copy everyone\'s requests', { mode: 'Mirror', match: { headers: [{ name: 'x-detour-user', regex: '.+' }] } }, 'BroadMirrorNotAllowed', /detour\.dev\/allow-broad-mirror="true"/],
   ])('fails with a reason that says what to do: %s', async (_n, spec, reason, message) => {
     const name = `fail-${reason.toLowerCase()}`;
     await createIntercept(client, ns, name, { workload: { kind: 'Deployment', name: 'checkout' }, match: alice, ...spec });
@@ -100,6 +101,19 @@ describe('reconciling Intercepts', () => {
     expect((await getIntercept(client, ns, 'first'))!.status?.phase).not.toBe('Conflict');
     await del('first');
     await waitForIntercept(client, ns, 'second', 'routed after the older one left', (x) => condition(x, 'Routed')?.status === 'True');
+  });
+
+  it('gives Conflict to a newer, more specific rule set that could take alice\'s and bob\'s requests (issue 12)', async () => {
+    await createDeployment(client, ns, 'orders');
+    const orders = { kind: 'Deployment', name: 'orders' };
+    await createIntercept(client, ns, 'alice-orders', { workload: orders, match: alice });
+    await createIntercept(client, ns, 'bob-orders', { workload: orders, match: { headers: [{ name: 'x-detour-user', exact: 'bob' }] } });
+    await waitForIntercept(client, ns, 'alice-orders', 'routed', (x) => condition(x, 'Routed')?.status === 'True');
+    await waitForIntercept(client, ns, 'bob-orders', 'routed', (x) => condition(x, 'Routed')?.status === 'True');
+    await createIntercept(client, ns, 'mallory-orders', { workload: orders, match: { headers: [{ name: 'x-detour-user', regex: '.+' }], pathPrefix: '/' } });
+    const mallory = await waitForIntercept(client, ns, 'mallory-orders', 'Conflict', (x) => x.status?.phase === 'Conflict');
+    expect(condition(mallory, 'Routed')!.message).toContain(`${ns}/alice-orders`);
+    for (const n of ['alice-orders', 'bob-orders']) expect((await getIntercept(client, ns, n))!.status?.phase).not.toBe('Conflict');
   });
 
   it('expires at creation + ttl', async () => {
