@@ -7,6 +7,7 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import { connectTunnel, TunnelRefusedError } from '../core/tunnel/developer.js';
 import { CLOSE, TUNNEL_SUBPROTOCOL } from '../core/tunnel/protocol.js';
+import { startRecordingServer, type RecordingServer } from '../test/fixtures/recording-server.js';
 import { request, startHarness, userRoute, waitFor, type Harness } from '../test/fixtures/sidecar-harness.js';
 
 let h: Harness;
@@ -139,5 +140,56 @@ describe('the tunnel endpoint', () => {
     h.setRoutes([userRoute('alice', 'alice-token', { expiresAt: new Date(Date.now() - 1000).toISOString() })]);
     await expect(connectTunnel({ url: h.tunnelUrl, token: 'alice-token', target: h.laptop.url })).rejects.toMatchObject({ status: 403, reason: expect.stringMatching(/expired/) });
     h.setRoutes([userRoute('alice', 'alice-token'), userRoute('bob', 'bob-token')]);
+  });
+});
+
+describe('Connection naming a framing header (request smuggling)', () => {
+  let rh: Harness;
+  let app: RecordingServer;
+  let laptop: RecordingServer;
+
+  beforeAll(async () => {
+    app = await startRecordingServer();
+    laptop = await startRecordingServer();
+    rh = await startHarness({ ports: [{ name: 'http', appPort: app.port, listenPort: 0 }] });
+    rh.setRoutes([userRoute('alice', 'alice-token')]);
+  });
+  afterAll(async () => { await rh.close(); await Promise.all([app.close(), laptop.close()]); });
+
+  const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n';
+  const cases = [
+    { name: 'content-length', framing: `Content-Length: ${smuggled.length}\r\n`, body: smuggled },
+    { name: 'transfer-encoding', framing: 'Transfer-Encoding: chunked\r\n', body: `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n` },
+    { name: 'host', framing: `Content-Length: ${smuggled.length}\r\n`, body: smuggled },
+  ];
+  for (const path of ['app', 'developer'] as const) {
+    it.each(cases)(`refuses Connection: $name with 400 and sends nothing to the ${path}`, async ({ name, framing, body }) => {
+      const tunnel = path === 'developer' ? await rh.developer('alice-token', { target: laptop.url }) : undefined;
+      try {
+        app.reset();
+        laptop.reset();
+        const user = path === 'developer' ? 'X-Detour-User: alice\r\n' : '';
+        const reply = await raw(rh.proxyPort, `DELETE /c HTTP/1.1\r\nHost: x\r\n${user}Connection: close, ${name}\r\n${framing}\r\n${body}`);
+        // Neither the app nor the laptop ever sees the request, let alone the smuggled one.
+        await new Promise((r) => setTimeout(r, 50));
+        expect([...app.requests, ...laptop.requests].map((r) => r.path)).toEqual([]);
+        expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+        expect(reply).toMatch(/\r\nConnection: close\r\n/i);
+        expect(reply.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+      } finally {
+        await tunnel?.close();
+        await waitFor(() => rh.sidecar.registry.all().length === 0);
+      }
+    });
+  }
+
+  it('still forwards Connection-named end-to-end headers as hop-by-hop (removed), with the body framed', async () => {
+    app.reset();
+    const reply = await request({ port: rh.proxyPort, method: 'DELETE', path: '/ok', headers: { connection: 'x-private', 'x-private': 'secret', 'content-length': '5' }, body: 'hello' });
+    expect(reply.status).toBe(200);
+    expect(app.requests).toHaveLength(1);
+    expect(app.requests[0]).toMatchObject({ path: '/ok', body: 'hello', complete: true });
+    expect(app.requests[0]!.headers['x-private']).toBeUndefined();
+    expect(app.requests[0]!.headers['content-length']).toBe('5');
   });
 });

@@ -11,7 +11,7 @@ import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
 import { forwardH2Stream, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
-import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
+import { addForwardedHeaders, cleanTrailers, connectionNamesFraming, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
 import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
 import type { AppUpstream } from './app-upstream.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
@@ -95,8 +95,19 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     keepAliveTimeout: 65_000,
   });
 
+  /** A request whose `Connection` header names a framing header: 400 and close, nothing forwarded (see docs/sidecar.md). */
+  const refusedFraming = (req: IncomingMessage): string | undefined => {
+    const framing = connectionNamesFraming(req.headers.connection);
+    if (framing === undefined) return undefined;
+    metrics.clientErrors.inc({ kind: 'connection_names_framing' });
+    logger.debug({ port: deps.port.name ?? appPort, header: framing }, 'Refused a request whose Connection header names a framing header');
+    return `Connection must not name ${framing}`;
+  };
+
   h1.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const startedAt = performance.now();
+    const refused = refusedFraming(req);
+    if (refused !== undefined) { failHttp1(res, 400, refused, { close: true }); return; }
     const decision = router.decide(appPort, req.url ?? '/', req.headers);
     switch (decision.kind) {
       case 'app':
@@ -123,6 +134,8 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   h1.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
     const startedAt = performance.now();
     socket.on('error', () => { /* peer went away; both sides are torn down on close */ });
+    const refused = refusedFraming(req);
+    if (refused !== undefined) { writeRawResponse(socket, 400, refused); return; }
     const decision = router.decide(appPort, req.url ?? '/', req.headers);
     if (decision.kind === 'developer') {
       stats.routed(decision.route.intercept);
@@ -262,11 +275,14 @@ function writeRawResponse(socket: net.Socket, status: number, reason: string): v
   );
 }
 
-function failHttp1(res: ServerResponse, status: number, reason: string): void {
+function failHttp1(res: ServerResponse, status: number, reason: string, options: { close?: boolean } = {}): void {
   if (res.headersSent) { res.destroy(); return; }
   if (res.destroyed) return;
   const body = `${reason}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body),
+    ...(options.close ? { connection: 'close' } : {}),
+  });
   res.end(body);
 }
 
