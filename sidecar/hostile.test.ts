@@ -37,6 +37,16 @@ describe('the inbound proxy', () => {
     expect(await raw(h.proxyPort, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
   });
 
+  it.each([
+    ['a chunk size that is not hex', 'zz\r\nhello\r\n0\r\n\r\n'],
+    ['a chunk without its CRLF', '5\r\nhelloXX0\r\n\r\n'],
+    ['a chunk size that overflows', `${'f'.repeat(20)}\r\nhello\r\n0\r\n\r\n`],
+  ])('answers an invalid chunked body (%s) with 400 and Connection: close', async (_name, body) => {
+    const reply = await raw(h.proxyPort, `POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).toMatch(/\r\nConnection: close\r\n/);
+  });
+
   it('answers oversized headers with 431', async () => {
     const reply = await raw(h.proxyPort, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expect(reply).toMatch(/^HTTP\/1\.1 431 /);

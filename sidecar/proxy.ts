@@ -157,7 +157,11 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
 
   h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const code = err.code ?? 'unknown';
-    if (code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+    // A parse error in a body (invalid chunked framing, a request timeout) comes after the request
+    // was dispatched: while its response has not started, the client still gets a 400 and the
+    // connection closes, which also cancels whatever was forwarded (see docs/sidecar.md).
+    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (code === 'ECONNRESET' || !socket.writable || (pending && pending.headersSent)) {
       socket.destroy();
       return;
     }
