@@ -17,7 +17,7 @@ import type { AppUpstream } from './app-upstream.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { RequestResult, SidecarMetrics } from './metrics.js';
 import { startMirror, type MirrorCopy } from './mirror.js';
-import type { Decision, Router } from './router.js';
+import { CLIENT_REASON, type Decision, type Router } from './router.js';
 import type { InterceptStats } from './stats.js';
 import type { TunnelPeer } from './tunnel-registry.js';
 import { PrefixedSocket } from '../core/prefixed-socket.js';
@@ -85,7 +85,13 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   const { router, app, logger, stats, metrics } = deps;
   const appPort = deps.port.appPort;
   const series = listenerMetrics(deps);
-  const record = series.record;
+  const logFailure = (intercept: string, detail: string | undefined): void => {
+    if (detail !== undefined) logger.warn({ port: deps.port.name ?? appPort, intercept: intercept || undefined }, `Answered 502: ${detail}`);
+  };
+  const record = (result: RequestResult, intercept: string, startedAt: number, detail?: string): void => {
+    logFailure(intercept, detail);
+    series.record(result, intercept, startedAt);
+  };
 
   // ---------- HTTP/1.1 ----------
   const h1 = http.createServer({
@@ -111,23 +117,24 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     const decision = router.decide(appPort, req.url ?? '/', req.headers);
     switch (decision.kind) {
       case 'app':
-        return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'app' : 'failed', '', startedAt));
+        return proxyHttp1ToApp(req, res, app, undefined, (r, why) => record(r ? 'app' : 'failed', '', startedAt, why));
       case 'fallback':
         stats.fallback(decision.route.intercept);
-        return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'fallback' : 'failed', decision.route.intercept, startedAt));
+        return proxyHttp1ToApp(req, res, app, undefined, (r, why) => record(r ? 'fallback' : 'failed', decision.route.intercept, startedAt, why));
       case 'reject':
         stats.fallback(decision.route.intercept);
+        logger.debug({ intercept: decision.route.intercept }, `Rejected a request: ${decision.detail}`);
         failHttp1(res, 503, decision.reason);
         record('rejected', decision.route.intercept, startedAt);
         return;
       case 'mirror': {
         stats.routed(decision.route.intercept);
         const mirror = startMirror(decision.tunnel.session, tunnelRequestHeaders(req, decision, true), requestHasBody(req), () => undefined);
-        return proxyHttp1ToApp(req, res, app, mirror, (r) => record(r ? 'mirrored' : 'failed', decision.route.intercept, startedAt));
+        return proxyHttp1ToApp(req, res, app, mirror, (r, why) => record(r ? 'mirrored' : 'failed', decision.route.intercept, startedAt, why));
       }
       case 'developer':
         stats.routed(decision.route.intercept);
-        return proxyHttp1ToDeveloper(req, res, decision, series, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+        return proxyHttp1ToDeveloper(req, res, decision, series, (ok, why) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt, why));
     }
   });
 
@@ -139,11 +146,12 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     const decision = router.decide(appPort, req.url ?? '/', req.headers);
     if (decision.kind === 'developer') {
       stats.routed(decision.route.intercept);
-      upgradeToDeveloper(req, socket, head, decision, series, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+      upgradeToDeveloper(req, socket, head, decision, series, (ok, why) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt, why));
       return;
     }
     if (decision.kind === 'reject') {
       stats.fallback(decision.route.intercept);
+      logger.debug({ intercept: decision.route.intercept }, `Rejected an upgrade: ${decision.detail}`);
       writeRawResponse(socket, 503, decision.reason);
       record('rejected', decision.route.intercept, startedAt);
       return;
@@ -152,7 +160,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     // Mirror does not copy upgraded connections: the app gets them.
     const result: RequestResult = decision.kind === 'app' || decision.kind === 'mirror' ? 'app' : 'fallback';
     const intercept = decision.kind === 'app' ? '' : decision.route.intercept;
-    pipeUpgradeToApp(req, socket, head, app, (ok) => record(ok ? result : 'failed', intercept, startedAt));
+    pipeUpgradeToApp(req, socket, head, app, (ok, why) => record(ok ? result : 'failed', intercept, startedAt, why));
   });
 
   h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
@@ -270,6 +278,9 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
 
 // ---------- HTTP/1 helpers ----------
 
+/** How a forwarded request ended; `detail` says why it failed (for the log, never for the client). */
+type Done = (ok: boolean, detail?: string) => void;
+
 function writeRawResponse(socket: net.Socket, status: number, reason: string): void {
   if (socket.destroyed) return;
   const body = `${reason}\n`;
@@ -326,12 +337,12 @@ function rawTrailerPairs(raw: string[]): Array<[string, string]> {
  * trailers included. A request without a body that failed on a reused pooled connection before any
  * answer (the app closed an idle connection) is retried once on a fresh one.
  */
-export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: AppUpstream, mirror: MirrorCopy | undefined, onDone: (ok: boolean) => void): void {
+export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: AppUpstream, mirror: MirrorCopy | undefined, onDone: Done): void {
   const headers = forwardedRawHeaders(req);
   const method = req.method ?? 'GET';
   const retryable = !requestHasBody(req) && SAFE_RETRY_METHODS.has(method);
   let finished = false;
-  const finish = (ok: boolean): void => { if (!finished) { finished = true; onDone(ok); } };
+  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; onDone(ok, detail); } };
   let upstreamReq: http.ClientRequest | undefined;
 
   if (mirror) {
@@ -363,8 +374,8 @@ export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: 
         return;
       }
       mirror?.abort();
-      failHttp1(res, 502, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`);
-      finish(false);
+      failHttp1(res, 502, CLIENT_REASON.upstream);
+      finish(false, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`);
     });
     if (attempt === 0) req.pipe(up);
     else up.end();
@@ -397,19 +408,19 @@ function tunnelRequestHeaders(req: IncomingMessage, decision: { route: { interce
 }
 
 function proxyHttp1ToDeveloper(
-  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: (ok: boolean) => void,
+  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: Done,
 ): void {
   const tunnel: TunnelPeer = decision.tunnel;
   let finished = false;
   const gauge = series.activeStreams(decision.route.intercept);
-  const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
+  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok, detail); } };
   gauge.inc();
   let stream: http2.ClientHttp2Stream;
   try {
     stream = tunnel.session.request(tunnelRequestHeaders(req, decision, false), { endStream: !requestHasBody(req) });
   } catch {
-    failHttp1(res, 502, `developer tunnel for ${decision.route.intercept} is closing`);
-    finish(false);
+    failHttp1(res, 502, CLIENT_REASON.upstream);
+    finish(false, `developer tunnel for ${decision.route.intercept} is closing`);
     return;
   }
   let trailers: IncomingHttpHeaders | undefined;
@@ -438,8 +449,8 @@ function proxyHttp1ToDeveloper(
     if (stream.rstCode === NGHTTP2_NO_ERROR && responded && res.writableEnded) { finish(true); return; }
     if (res.destroyed) { finish(false); return; }
     // The developer went away (tunnel closed) or reset the stream: fail this request now.
-    failHttp1(res, 502, `developer for ${decision.route.intercept} disconnected`);
-    finish(false);
+    failHttp1(res, 502, CLIENT_REASON.upstream);
+    finish(false, `developer for ${decision.route.intercept} disconnected`);
   });
   res.on('close', () => {
     if (!res.writableFinished && !stream.closed) stream.close(NGHTTP2_CANCEL);
@@ -456,7 +467,7 @@ function rawHeaderBlock(first: string, headers: OutgoingHttpHeaders): string {
 }
 
 /** WebSocket (or any Upgrade) to the app: replay the request head on a fresh TCP connection and splice bytes. */
-function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer, app: AppUpstream, onDone: (ok: boolean) => void): void {
+function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer, app: AppUpstream, onDone: Done): void {
   const raw = req.rawHeaders.slice();
   const peer = stripMappedV4(req.socket.remoteAddress);
   let block = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
@@ -478,7 +489,7 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
     up.pipe(socket);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
-    if (!connected) { writeRawResponse(socket, 502, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`); onDone(false); }
+    if (!connected) { writeRawResponse(socket, 502, CLIENT_REASON.upstream); onDone(false, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`); }
     else socket.destroy();
   });
   up.on('close', () => { socket.destroy(); if (connected) onDone(true); });
@@ -487,20 +498,20 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
 
 /** WebSocket (or any Upgrade) to the developer: one tunnel stream that becomes a byte pipe after the 101. */
 function upgradeToDeveloper(
-  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: (ok: boolean) => void,
+  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: Done,
 ): void {
   const headers = tunnelRequestHeaders(req, decision, false);
   headers[UPGRADE_HEADER] = String(req.headers.upgrade ?? 'websocket');
   const gauge = series.activeStreams(decision.route.intercept);
   let finished = false;
-  const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
+  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok, detail); } };
   gauge.inc();
   let stream: http2.ClientHttp2Stream;
   try {
     stream = decision.tunnel.session.request(headers, { endStream: false }); // bytes follow the 101
   } catch {
-    writeRawResponse(socket, 502, `developer tunnel for ${decision.route.intercept} is closing`);
-    finish(false);
+    writeRawResponse(socket, 502, CLIENT_REASON.upstream);
+    finish(false, `developer tunnel for ${decision.route.intercept} is closing`);
     return;
   }
   let responded = false;
@@ -521,8 +532,12 @@ function upgradeToDeveloper(
     stream.pipe(socket);
   });
   stream.on('close', () => {
-    if (!responded && !socket.destroyed) writeRawResponse(socket, 502, `developer for ${decision.route.intercept} disconnected`);
-    else socket.destroy();
+    if (!responded && !socket.destroyed) {
+      writeRawResponse(socket, 502, CLIENT_REASON.upstream);
+      finish(false, `developer for ${decision.route.intercept} disconnected`);
+      return;
+    }
+    socket.destroy();
     finish(responded && stream.rstCode === NGHTTP2_NO_ERROR);
   });
   socket.on('close', () => { if (!stream.closed) stream.close(NGHTTP2_CANCEL); });
