@@ -351,7 +351,7 @@ export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: 
   }
 
   const send = (attempt: number): void => {
-    const up = http.request({ host: app.host, port: app.port, agent: app.agent, method, path: req.url, headers, setHost: false });
+    const up = http.request({ host: app.host, port: app.port, localAddress: app.sourceFor(req.socket), agent: app.agent, method, path: req.url, headers, setHost: false });
     upstreamReq = up;
     up.on('response', (upRes) => {
       if (res.destroyed) { upRes.destroy(); return; }
@@ -479,7 +479,7 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
   if (peer || xff) block += `X-Forwarded-For: ${[xff, peer].filter(Boolean).join(', ')}\r\n`;
   if (req.headers['x-forwarded-proto'] === undefined) block += 'X-Forwarded-Proto: http\r\n';
   block += '\r\n';
-  const up = net.connect({ host: app.host, port: app.port, noDelay: true });
+  const up = net.connect({ host: app.host, port: app.port, localAddress: app.sourceFor(req.socket), noDelay: true });
   let connected = false;
   up.on('connect', () => {
     connected = true;
