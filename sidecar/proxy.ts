@@ -24,8 +24,6 @@ import { PrefixedSocket } from '../core/prefixed-socket.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-/** How long a new connection may stay silent before its first bytes. */
-const FIRST_BYTES_TIMEOUT_MS = 60_000;
 const SAFE_RETRY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
 
 export interface ProxyDeps {
@@ -37,7 +35,24 @@ export interface ProxyDeps {
   logger: Logger;
   /** Largest request header block accepted (bytes); larger gets 431. */
   maxHeaderSize?: number;
+  limits?: Partial<ProxyLimits>;
 }
+
+/** Resource limits of one listener (docs/sidecar.md, "Limits"). Times in milliseconds. */
+export interface ProxyLimits {
+  /** Connections open at once; at the limit the oldest idle one is closed, and with none idle the new one is. */
+  maxConnections: number;
+  /** Time an HTTP/1 request (head and body) may take to arrive; 0 = none. Answered 408 (or closed once answering). */
+  requestTimeoutMs: number;
+  /** Time a new connection may take to send its first bytes, and an HTTP/1 request its head. */
+  headersTimeoutMs: number;
+  /** An h2c connection without open streams for this long is closed with GOAWAY. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_PROXY_LIMITS: Readonly<ProxyLimits> = {
+  maxConnections: 1024, requestTimeoutMs: 300_000, headersTimeoutMs: 60_000, idleTimeoutMs: 300_000,
+};
 
 export interface ProxyListener {
   server: net.Server;
@@ -85,6 +100,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   const { router, app, logger, stats, metrics } = deps;
   const appPort = deps.port.appPort;
   const series = listenerMetrics(deps);
+  const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...deps.limits };
   const logFailure = (intercept: string, detail: string | undefined): void => {
     if (detail !== undefined) logger.warn({ port: deps.port.name ?? appPort, intercept: intercept || undefined }, `Answered 502: ${detail}`);
   };
@@ -94,12 +110,18 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   };
 
   // ---------- HTTP/1.1 ----------
+  // requestTimeout bounds how long a request takes to *arrive* (slow bodies); responses (SSE, long
+  // polls, downloads) and upgraded connections are not bounded by it.
   const h1 = http.createServer({
     maxHeaderSize: deps.maxHeaderSize ?? 16 * 1024,
-    requestTimeout: 0, // long uploads, SSE and long polls are legitimate; headersTimeout still applies
-    headersTimeout: 60_000,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || Infinity) / 4))),
     keepAliveTimeout: 65_000,
   });
+  // This server never listens (connections are handed to it), and Node starts the bookkeeping that
+  // enforces headersTimeout/requestTimeout (and closeIdleConnections) on 'listening' only.
+  h1.emit('listening');
 
   /** A request whose `Connection` header names a framing header: 400 and close, nothing forwarded (see docs/sidecar.md). */
   const refusedFraming = (req: IncomingMessage): string | undefined => {
@@ -173,7 +195,8 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       socket.destroy();
       return;
     }
-    metrics.clientErrors.inc({ kind: code });
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') metrics.limitRefusals.inc({ limit: 'request_timeout' });
+    else metrics.clientErrors.inc({ kind: code });
     logger.debug({ port: deps.port.name ?? appPort, code }, 'Answered a malformed request');
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     writeRawResponse(socket, status, status === 431 ? 'request header fields too large' : 'malformed HTTP request');
@@ -235,11 +258,41 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   const sessions = new Set<ServerHttp2Session>();
   h2.on('session', (s: ServerHttp2Session) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
 
+  h2.on('session', (s: ServerHttp2Session) => closeWhenIdle(s, limits.idleTimeoutMs, () => metrics.limitRefusals.inc({ limit: 'h2_idle' })));
+
+  // Connection limit. A connection is busy while a request it carried is being answered, for its
+  // whole life once upgraded, and always when it speaks h2c (idle sessions end by idleTimeoutMs).
+  // At the limit the oldest connection that is not busy (silent, idle keep-alive, still sending its
+  // request head) is closed to admit the new one; with none, the new one is refused.
   const sockets = new Set<net.Socket>();
+  const busy = new Map<net.Socket, number>();
+  const markBusy = (s: net.Socket, n: number): void => { busy.set(s, (busy.get(s) ?? 0) + n); };
+  h1.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const s = req.socket;
+    markBusy(s, 1);
+    res.once('close', () => markBusy(s, -1));
+  });
+  h1.on('upgrade', (req: IncomingMessage) => markBusy(req.socket, 1));
+  const admit = (): boolean => {
+    if (sockets.size < limits.maxConnections) return true;
+    for (const s of sockets) {
+      if ((busy.get(s) ?? 0) > 0) continue;
+      sockets.delete(s);
+      s.destroy();
+      metrics.limitRefusals.inc({ limit: 'idle_evicted' });
+      return true;
+    }
+    return false;
+  };
   const server = net.createServer({ noDelay: true }, (socket) => {
+    if (!admit()) {
+      metrics.limitRefusals.inc({ limit: 'connections' });
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    socket.on('close', () => { sockets.delete(socket); busy.delete(socket); });
+    socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     let seen: Buffer | undefined;
     const onData = (chunk: Buffer): void => {
@@ -251,6 +304,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       socket.pause();
       socket.setTimeout(0);
       if (isH2) {
+        markBusy(socket, 1);
         pendingRemote = socket.remoteAddress ?? '';
         h2.emit('connection', new PrefixedSocket(socket, seen));
       } else {
@@ -266,7 +320,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     server,
     close: (graceMs = 5_000) => new Promise<void>((resolve) => {
       server.close(() => resolve());
-      h1.closeIdleConnections();
+      h1.close(() => undefined); // ends idle keep-alive connections and the timeout bookkeeping
       for (const s of sessions) s.close();
       setTimeout(() => {
         for (const s of sessions) s.destroy();
@@ -274,6 +328,27 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       }, graceMs).unref();
     }),
   };
+}
+
+/** Closes an HTTP/2 session (GOAWAY) once it has had no open stream for `idleMs`. */
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number, onClose: () => void): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    timer = setTimeout(() => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      onClose();
+      session.close();
+    }, idleMs);
+    timer.unref();
+  };
+  arm();
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once('close', () => { if (--open === 0 && !session.closed) arm(); });
+  });
+  session.once('close', () => clearTimeout(timer));
 }
 
 // ---------- HTTP/1 helpers ----------

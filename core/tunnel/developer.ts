@@ -13,7 +13,8 @@
 //   await tunnel.closed;                     // { code, reason } when the tunnel ends
 //   await tunnel.close();                    // or end it yourself
 //
-//   // Keeps one tunnel up, reconnecting with backoff and jitter; stops for good on 401/403.
+//   // Keeps one tunnel up, reconnecting with backoff and jitter; stops for good on 401/403
+//   // (429/503, the sidecar's tunnel limits, are retried).
 //   const handle = serveTunnel({ url, token, target, onStatus: (s) => … });
 //   await handle.stop();
 //
@@ -393,7 +394,9 @@ export function serveTunnel(options: ServeTunnelOptions): TunnelHandle {
         options.onStatus?.({ state: 'disconnected', ...info, retryInMs });
         await sleep(retryInMs);
       } catch (err) {
-        if (err instanceof TunnelRefusedError) {
+        // 401/403: the token is wrong or no longer routed, retrying cannot help. Other refusals
+        // (429/503: the sidecar's tunnel limits) are retried with backoff like network errors.
+        if (err instanceof TunnelRefusedError && (err.status === 401 || err.status === 403)) {
           options.onStatus?.({ state: 'refused', status: err.status, reason: err.reason });
           throw err;
         }
