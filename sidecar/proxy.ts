@@ -332,6 +332,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
 
 /** Closes an HTTP/2 session (GOAWAY) once it has had no open stream for `idleMs`. */
 function closeWhenIdle(session: ServerHttp2Session, idleMs: number, onClose: () => void): void {
+  if (idleMs <= 0) return; // 0: no idle timeout
   let open = 0;
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
