@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { connectTunnel, TunnelRefusedError } from '../core/tunnel/developer.js';
+import { connectTunnel, serveTunnel, TunnelRefusedError, type TunnelStatus } from '../core/tunnel/developer.js';
 import { startRecordingServer, type RecordingServer } from '../test/fixtures/recording-server.js';
 import { request, startHarness, userRoute, waitFor, type Harness } from '../test/fixtures/sidecar-harness.js';
 
@@ -125,5 +125,22 @@ describe('tunnel limits', () => {
     const c1 = await h.developer('carol-token');
     expect((await request({ port: h.proxyPort, headers: { 'x-detour-user': 'carol' } })).json().pod).toBe('laptop');
     await Promise.all([a2.close(), b1.close(), c1.close()]);
+  });
+
+  it('lets serveTunnel retry a 429 (not give up as on 401/403) and connect once a slot frees', async () => {
+    await waitFor(() => h.sidecar.registry.all().length === 0);
+    const a1 = await h.developer('alice-token');
+    const a2 = await h.developer('alice-token');
+    const states: TunnelStatus['state'][] = [];
+    const handle = serveTunnel({ url: h.tunnelUrl, token: 'alice-token', target: h.laptop.url, initialDelayMs: 20, maxDelayMs: 50, onStatus: (st) => states.push(st.state) });
+    try {
+      await waitFor(() => states.filter((st) => st === 'failed').length >= 2, 'two refused attempts');
+      await a1.close();
+      await waitFor(() => states.includes('connected'), 'the retry to connect');
+      expect(states).not.toContain('refused');
+    } finally {
+      await handle.stop();
+      await a2.close();
+    }
   });
 });
