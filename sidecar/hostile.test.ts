@@ -242,7 +242,7 @@ describe('generated smuggling corpus', () => {
 
   it('covers every family the issue names', () => {
     expect(new Set(corpus.map((c) => c.family))).toEqual(new Set(['cl-te', 'te-cl', 'te-te', 'te-only', 'te-header', 'connection', 'content-length', 'chunk', 'header', 'request-line', 'framed-body', 'pipelined']));
-    expect(corpus.length).toBeGreaterThan(70);
+    expect(corpus.length).toBeGreaterThan(80);
   });
 
   it('never lets a body become a request: the app and the laptop only see request lines the client wrote', () => {
@@ -276,6 +276,6 @@ describe('generated smuggling corpus', () => {
       const answers = splitResponses(results.get(id)!.received).map((r) => (JSON.parse(r.body) as { path: string }).path);
       expect(answers).toEqual([`/c/${id}/1`, `/c/${id}/2`, `/c/${id}/3`]);
     }
-    expect(laptop.requests.map((r) => r.path)).toEqual(['/c/pipelined-1/2']);
+    expect(laptop.requests.map((r) => r.path).filter((p) => p.startsWith('/c/pipelined'))).toEqual(['/c/pipelined-1/2']);
   });
 });

@@ -268,9 +268,14 @@ interface LocalTarget {
 }
 
 function forwardToHttp1(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, target: LocalTarget, done: (status: number, error?: string) => void): void {
+  const out = h2ToHttp1Headers(headers, { dropTunnelHeaders: true });
+  // HTTP/2 frames bodies itself; in HTTP/1.1 a body without Content-Length must be chunked. Node's
+  // client would write a GET/DELETE/OPTIONS body raw, unframed, and the local server would parse
+  // it as the next request on the keep-alive connection.
+  if (!stream.endAfterHeaders && out['content-length'] === undefined) out['transfer-encoding'] = 'chunked';
   const req = http.request({
     host: target.host, port: target.port, agent: target.agent, method: String(headers[':method']), path: String(headers[':path']),
-    headers: h2ToHttp1Headers(headers, { dropTunnelHeaders: true }), setHost: false,
+    headers: out, setHost: false,
   });
   let status = 0;
   let complete = false;
