@@ -9,7 +9,7 @@ import http, { STATUS_CODES, type IncomingMessage, type ServerResponse, type Out
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
-import type { TakenOverPort } from '../core/sidecar-config.js';
+import { DEFAULT_SIDECAR_LIMITS, type SidecarLimits, type TakenOverPort } from '../core/sidecar-config.js';
 import { forwardH2Stream, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
 import { addForwardedHeaders, cleanTrailers, connectionNamesFraming, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
 import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
@@ -50,9 +50,17 @@ export interface ProxyLimits {
   idleTimeoutMs: number;
 }
 
-export const DEFAULT_PROXY_LIMITS: Readonly<ProxyLimits> = {
-  maxConnections: 1024, requestTimeoutMs: 300_000, headersTimeoutMs: 60_000, idleTimeoutMs: 300_000,
-};
+/** The listener's share of the sidecar's limits (seconds → milliseconds). */
+export function buildProxyLimits(limits: SidecarLimits): ProxyLimits {
+  return {
+    maxConnections: limits.maxConnections,
+    requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
+    headersTimeoutMs: limits.headersTimeoutSeconds * 1000,
+    idleTimeoutMs: limits.idleTimeoutSeconds * 1000,
+  };
+}
+
+const DEFAULT_PROXY_LIMITS = buildProxyLimits(DEFAULT_SIDECAR_LIMITS);
 
 export interface ProxyListener {
   server: net.Server;

@@ -14,7 +14,7 @@ import { buildAdminServer } from './admin.js';
 import { buildAppUpstream, type AppUpstream } from './app-upstream.js';
 import { buildControlClient, type ControlClient } from './control-client.js';
 import { buildSidecarMetrics, type SidecarMetrics } from './metrics.js';
-import { buildProxyListener, type ProxyListener } from './proxy.js';
+import { buildProxyLimits, buildProxyListener, type ProxyListener } from './proxy.js';
 import { Router } from './router.js';
 import { InterceptStats } from './stats.js';
 import { buildTunnelServer, type TunnelServer } from './tunnel-server.js';
@@ -80,12 +80,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   const router = new Router({ ports: options.ports, registry, workload: options.workload, now });
   const appHost = options.appHost ?? '127.0.0.1';
   const limits: SidecarLimits = { ...DEFAULT_SIDECAR_LIMITS, ...options.limits };
-  const proxyLimits = {
-    maxConnections: limits.maxConnections,
-    requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
-    headersTimeoutMs: limits.headersTimeoutSeconds * 1000,
-    idleTimeoutMs: limits.idleTimeoutSeconds * 1000,
-  };
+  const proxyLimits = buildProxyLimits(limits);
   const upstreams: AppUpstream[] = [];
   const listeners: ProxyListener[] = options.ports.map((port) => {
     const app = buildAppUpstream(appHost, port.appPort, logger);

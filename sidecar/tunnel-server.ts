@@ -8,6 +8,7 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../core/logging.js';
 import type { RoutingTable } from '../core/routing/table.js';
+import { DEFAULT_SIDECAR_LIMITS } from '../core/sidecar-config.js';
 import {
   CLOSE, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
 } from '../core/tunnel/protocol.js';
@@ -53,7 +54,9 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
 export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
   const { logger, metrics, registry } = deps;
   let nextId = 1;
-  const limits: TunnelLimits = deps.limits ?? { maxTunnels: 16, maxTunnelsPerToken: 4, headersTimeoutMs: 30_000 };
+  const limits: TunnelLimits = deps.limits ?? {
+    maxTunnels: DEFAULT_SIDECAR_LIMITS.maxTunnels, maxTunnelsPerToken: DEFAULT_SIDECAR_LIMITS.maxTunnelsPerToken, headersTimeoutMs: 30_000,
+  };
   // WebSockets attached (authenticated), by token hash: counted from the upgrade until the close.
   const attached = new Map<string, number>();
   let attachedTotal = 0;
