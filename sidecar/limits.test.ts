@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { connectTunnel, serveTunnel, TunnelRefusedError, type TunnelStatus } from '../core/tunnel/developer.js';
+import WebSocket from 'ws';
+import { startEchoServer } from '../test/fixtures/echo-server.js';
 import { startRecordingServer, type RecordingServer } from '../test/fixtures/recording-server.js';
 import { request, startHarness, userRoute, waitFor, type Harness } from '../test/fixtures/sidecar-harness.js';
 
@@ -91,6 +93,29 @@ describe('connection limit', () => {
     await waitFor(() => app.requests.every((r) => r.closed), 'the app to see the aborts');
     expect(app.requests.filter((r) => r.complete)).toEqual([]);
     expect(await normal(5)).toEqual(Array(5).fill(200));
+  });
+});
+
+describe('request timeout', () => {
+  it('does not cut WebSockets or slow responses that outlive it (it bounds only how long a request takes to arrive)', async () => {
+    const echo = await startEchoServer({ pod: 'echo' });
+    const side = await startHarness({ ports: [{ name: 'http', appPort: echo.port, listenPort: 0 }], limits: { requestTimeoutSeconds: 0.2, headersTimeoutSeconds: 5 } });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${side.proxyPort}/ws`);
+      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+      const stream = request({ port: side.proxyPort, path: '/stream?chunks=6&delayMs=150' }); // ~0.9 s of response
+      await new Promise((r) => setTimeout(r, 800)); // four request timeouts
+      const echoed = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+      ws.send('still here');
+      expect(await echoed).toBe('still here');
+      const streamed = await stream;
+      expect(streamed.status).toBe(200);
+      expect(streamed.body.toString().split('\n').filter(Boolean)).toHaveLength(6);
+      ws.close();
+    } finally {
+      await side.close();
+      await echo.close();
+    }
   });
 });
 
