@@ -26,3 +26,46 @@ export interface TakenOverPort {
   /** Where the sidecar listens for this port's traffic. */
   listenPort: number;
 }
+
+/**
+ * Resource limits of the sidecar (docs/sidecar.md, "Limits"). Each is an env var of the injected
+ * container; the webhook writes those set in its `DETOUR_SIDECAR_LIMITS` (chart `sidecar.limits`),
+ * the sidecar uses the default for the others. Non-negative integers.
+ */
+export interface SidecarLimits {
+  /** Connections open at once per taken-over port (idle ones are closed first to admit new ones). */
+  maxConnections: number;
+  /** Time an HTTP/1 request head and body may take to arrive (0: no limit). */
+  requestTimeoutSeconds: number;
+  /** Time an HTTP/1 request head may take to arrive. */
+  headersTimeoutSeconds: number;
+  /** An h2c connection without open streams for this long is closed with GOAWAY. */
+  idleTimeoutSeconds: number;
+  /** Developer tunnels connected at once (all tokens). */
+  maxTunnels: number;
+  /** Developer tunnels connected at once with one token. */
+  maxTunnelsPerToken: number;
+}
+
+export const SIDECAR_LIMIT_ENV: Readonly<Record<keyof SidecarLimits, string>> = {
+  maxConnections: 'DETOUR_MAX_CONNECTIONS',
+  requestTimeoutSeconds: 'DETOUR_REQUEST_TIMEOUT_SECONDS',
+  headersTimeoutSeconds: 'DETOUR_HEADERS_TIMEOUT_SECONDS',
+  idleTimeoutSeconds: 'DETOUR_IDLE_TIMEOUT_SECONDS',
+  maxTunnels: 'DETOUR_MAX_TUNNELS',
+  maxTunnelsPerToken: 'DETOUR_MAX_TUNNELS_PER_TOKEN',
+};
+
+/**
+ * Defaults sized for the injected container's 128 Mi memory limit: a tunnel can hold a 4 MiB
+ * WebSocket message in flight, so 16 tunnels bound that to 64 MiB; 1024 idle HTTP/1 connections
+ * cost a few MiB.
+ */
+export const DEFAULT_SIDECAR_LIMITS: Readonly<SidecarLimits> = {
+  maxConnections: 1024,
+  requestTimeoutSeconds: 300,
+  headersTimeoutSeconds: 60,
+  idleTimeoutSeconds: 300,
+  maxTunnels: 16,
+  maxTunnelsPerToken: 4,
+};

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_SIDECAR_LIMITS } from '../core/sidecar-config.js';
 import { controlUrl, parseSidecarEnv } from './config.js';
 
 const good = {
@@ -15,6 +16,7 @@ describe('parseSidecarEnv', () => {
       ports: [{ name: 'http', appPort: 8080, listenPort: 15080 }],
       operatorUrl: 'ws://detour-operator.detour-system.svc:8081/control', tokenPath: '/var/run/t/token',
       adminPort: 15020, tunnelPort: 15021, logLevel: 'info', appHost: '127.0.0.1', bindHost: undefined,
+      limits: DEFAULT_SIDECAR_LIMITS,
     });
   });
 
@@ -24,9 +26,17 @@ describe('parseSidecarEnv', () => {
     [{ DETOUR_PORTS: '[]' }, /lists no ports/],
     [{ DETOUR_ADMIN_PORT: 'abc' }, /DETOUR_ADMIN_PORT/],
     [{ DETOUR_LOG_LEVEL: 'loud' }, /DETOUR_LOG_LEVEL/],
+    [{ DETOUR_MAX_CONNECTIONS: '-1' }, /DETOUR_MAX_CONNECTIONS must be a non-negative integer/],
+    [{ DETOUR_MAX_TUNNELS: '0' }, /DETOUR_MAX_TUNNELS must be at least 1/],
+    [{ DETOUR_REQUEST_TIMEOUT_SECONDS: '1.5' }, /DETOUR_REQUEST_TIMEOUT_SECONDS/],
   ])('refuses %j', (patch, message) => {
     const r = parseSidecarEnv({ ...good, ...patch });
     expect('errors' in r && r.errors.join('\n')).toMatch(message);
+  });
+
+  it('reads limits, 0 turning the request timeout off', () => {
+    const r = parseSidecarEnv({ ...good, DETOUR_MAX_CONNECTIONS: '64', DETOUR_REQUEST_TIMEOUT_SECONDS: '0', DETOUR_MAX_TUNNELS_PER_TOKEN: '2' });
+    expect('config' in r && r.config.limits).toEqual({ ...DEFAULT_SIDECAR_LIMITS, maxConnections: 64, requestTimeoutSeconds: 0, maxTunnelsPerToken: 2 });
   });
 
   it('runs without an operator (pass-through)', () => {

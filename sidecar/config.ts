@@ -4,7 +4,7 @@
 import { CONTROL_PATH } from '../core/control/protocol.js';
 import { SIDECAR_ADMIN_PORT, SIDECAR_TUNNEL_PORT, TOKEN_MOUNT_PATH } from '../core/constants.js';
 import type { WorkloadRef } from '../core/routing/table.js';
-import { SIDECAR_ENV, type TakenOverPort } from '../core/sidecar-config.js';
+import { DEFAULT_SIDECAR_LIMITS, SIDECAR_ENV, SIDECAR_LIMIT_ENV, type SidecarLimits, type TakenOverPort } from '../core/sidecar-config.js';
 
 /** Not part of the webhook contract: optional overrides for unusual pods and for the local test node. */
 export const EXTRA_ENV = {
@@ -25,6 +25,7 @@ export interface SidecarConfig {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   appHost: string;
   bindHost: string | undefined;
+  limits: SidecarLimits;
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
@@ -35,6 +36,23 @@ function port(value: string | undefined, fallback: number, name: string, errors:
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) errors.push(`${name} must be a port number, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** Each limit from its env var (a non-negative integer), else the default. */
+export function parseLimits(env: Record<string, string | undefined>, errors: string[]): SidecarLimits {
+  const out = { ...DEFAULT_SIDECAR_LIMITS };
+  for (const key of Object.keys(SIDECAR_LIMIT_ENV) as (keyof SidecarLimits)[]) {
+    const name = SIDECAR_LIMIT_ENV[key];
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 0) errors.push(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    else out[key] = n;
+  }
+  for (const key of ['maxConnections', 'maxTunnels', 'maxTunnelsPerToken', 'headersTimeoutSeconds'] as const) {
+    if (out[key] === 0) errors.push(`${SIDECAR_LIMIT_ENV[key]} must be at least 1`);
+  }
+  return out;
 }
 
 /** ws://operator:8081 → ws://operator:8081/control; a URL that already has a path is kept. */
@@ -86,6 +104,7 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
     logLevel: level as SidecarConfig['logLevel'],
     appHost: env[EXTRA_ENV.appHost] || '127.0.0.1',
     bindHost: env[EXTRA_ENV.bindHost] || undefined,
+    limits: parseLimits(env, errors),
   };
   return errors.length > 0 ? { errors } : { config };
 }

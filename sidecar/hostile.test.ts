@@ -7,6 +7,8 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import { connectTunnel, TunnelRefusedError } from '../core/tunnel/developer.js';
 import { CLOSE, TUNNEL_SUBPROTOCOL } from '../core/tunnel/protocol.js';
+import { startRecordingServer, type RecordedRequest, type RecordingServer } from '../test/fixtures/recording-server.js';
+import { buildSmugglingCorpus, splitResponses } from '../test/fixtures/smuggling-corpus.js';
 import { request, startHarness, userRoute, waitFor, type Harness } from '../test/fixtures/sidecar-harness.js';
 
 let h: Harness;
@@ -34,6 +36,16 @@ describe('the inbound proxy', () => {
   it('answers a malformed request with 400', async () => {
     expect(await raw(h.proxyPort, 'THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect(await raw(h.proxyPort, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it.each([
+    ['a chunk size that is not hex', 'zz\r\nhello\r\n0\r\n\r\n'],
+    ['a chunk without its CRLF', '5\r\nhelloXX0\r\n\r\n'],
+    ['a chunk size that overflows', `${'f'.repeat(20)}\r\nhello\r\n0\r\n\r\n`],
+  ])('answers an invalid chunked body (%s) with 400 and Connection: close', async (_name, body) => {
+    const reply = await raw(h.proxyPort, `POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).toMatch(/\r\nConnection: close\r\n/);
   });
 
   it('answers oversized headers with 431', async () => {
@@ -139,5 +151,131 @@ describe('the tunnel endpoint', () => {
     h.setRoutes([userRoute('alice', 'alice-token', { expiresAt: new Date(Date.now() - 1000).toISOString() })]);
     await expect(connectTunnel({ url: h.tunnelUrl, token: 'alice-token', target: h.laptop.url })).rejects.toMatchObject({ status: 403, reason: expect.stringMatching(/expired/) });
     h.setRoutes([userRoute('alice', 'alice-token'), userRoute('bob', 'bob-token')]);
+  });
+});
+
+describe('Connection naming a framing header (request smuggling)', () => {
+  let rh: Harness;
+  let app: RecordingServer;
+  let laptop: RecordingServer;
+
+  beforeAll(async () => {
+    app = await startRecordingServer();
+    laptop = await startRecordingServer();
+    rh = await startHarness({ ports: [{ name: 'http', appPort: app.port, listenPort: 0 }] });
+    rh.setRoutes([userRoute('alice', 'alice-token')]);
+  });
+  afterAll(async () => { await rh.close(); await Promise.all([app.close(), laptop.close()]); });
+
+  const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n';
+  const cases = [
+    { name: 'content-length', framing: `Content-Length: ${smuggled.length}\r\n`, body: smuggled },
+    { name: 'transfer-encoding', framing: 'Transfer-Encoding: chunked\r\n', body: `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n` },
+    { name: 'host', framing: `Content-Length: ${smuggled.length}\r\n`, body: smuggled },
+  ];
+  for (const path of ['app', 'developer'] as const) {
+    it.each(cases)(`refuses Connection: $name with 400 and sends nothing to the ${path}`, async ({ name, framing, body }) => {
+      const tunnel = path === 'developer' ? await rh.developer('alice-token', { target: laptop.url }) : undefined;
+      try {
+        app.reset();
+        laptop.reset();
+        const user = path === 'developer' ? 'X-Detour-User: alice\r\n' : '';
+        const reply = await raw(rh.proxyPort, `DELETE /c HTTP/1.1\r\nHost: x\r\n${user}Connection: close, ${name}\r\n${framing}\r\n${body}`);
+        // Neither the app nor the laptop ever sees the request, let alone the smuggled one.
+        await new Promise((r) => setTimeout(r, 50));
+        expect([...app.requests, ...laptop.requests].map((r) => r.path)).toEqual([]);
+        expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+        expect(reply).toMatch(/\r\nConnection: close\r\n/i);
+        expect(reply.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+      } finally {
+        await tunnel?.close();
+        await waitFor(() => rh.sidecar.registry.all().length === 0);
+      }
+    });
+  }
+
+  it('still forwards Connection-named end-to-end headers as hop-by-hop (removed), with the body framed', async () => {
+    app.reset();
+    const reply = await request({ port: rh.proxyPort, method: 'DELETE', path: '/ok', headers: { connection: 'x-private', 'x-private': 'secret', 'content-length': '5' }, body: 'hello' });
+    expect(reply.status).toBe(200);
+    expect(app.requests).toHaveLength(1);
+    expect(app.requests[0]).toMatchObject({ path: '/ok', body: 'hello', complete: true });
+    expect(app.requests[0]!.headers['x-private']).toBeUndefined();
+    expect(app.requests[0]!.headers['content-length']).toBe('5');
+  });
+});
+
+describe('generated smuggling corpus', () => {
+  let rh: Harness;
+  let app: RecordingServer;
+  let laptop: RecordingServer;
+  const corpus = buildSmugglingCorpus();
+  const results = new Map<string, { received: string; closedByServer: boolean }>();
+  const seen: RecordedRequest[] = [];
+
+  /** Writes one case and collects the answer until the sidecar closes or goes quiet. */
+  const exchange = (bytes: string): Promise<{ received: string; closedByServer: boolean }> => new Promise((resolve) => {
+    const s = net.connect(rh.proxyPort, '127.0.0.1', () => s.write(Buffer.from(bytes, 'latin1')));
+    let received = '';
+    let quiet = false;
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => { received += c; });
+    s.on('error', () => undefined);
+    s.setTimeout(1500, () => { quiet = true; s.destroy(); });
+    s.on('close', () => resolve({ received, closedByServer: !quiet }));
+  });
+
+  beforeAll(async () => {
+    app = await startRecordingServer();
+    laptop = await startRecordingServer();
+    rh = await startHarness({ ports: [{ name: 'http', appPort: app.port, listenPort: 0 }] });
+    rh.setRoutes([userRoute('alice', 'alice-token')]);
+    const tunnel = await rh.developer('alice-token', { target: laptop.url });
+    await Promise.all(corpus.map(async (c) => { results.set(c.id, await exchange(c.bytes)); }));
+    await new Promise((r) => setTimeout(r, 100)); // let aborted forwards settle at the app
+    seen.push(...app.requests, ...laptop.requests);
+    await tunnel.close();
+  });
+  afterAll(async () => { await rh.close(); await Promise.all([app.close(), laptop.close()]); });
+
+  const ownedBy = (r: RecordedRequest, id: string): boolean => r.path === `/c/${id}` || r.path.startsWith(`/c/${id}/`);
+
+  it('covers every family the issue names', () => {
+    expect(new Set(corpus.map((c) => c.family))).toEqual(new Set(['cl-te', 'te-cl', 'te-te', 'te-only', 'te-header', 'connection', 'content-length', 'chunk', 'header', 'request-line', 'framed-body', 'pipelined']));
+    expect(corpus.length).toBeGreaterThan(80);
+  });
+
+  it('never lets a body become a request: the app and the laptop only see request lines the client wrote', () => {
+    expect(seen.filter((r) => !corpus.some((c) => ownedBy(r, c.id))).map((r) => r.path)).toEqual([]);
+  });
+
+  it.each(corpus.map((c) => [c.id, c] as const))('%s: refused with 4xx and close, or forwarded exactly as answered', (_id, c) => {
+    const { received, closedByServer } = results.get(c.id)!;
+    const responses = splitResponses(received);
+    const answered = responses.filter((r) => r.status < 400);
+    const refused = responses.filter((r) => r.status >= 400);
+    // Something always comes back, and a refusal is the last thing on the connection.
+    expect(responses.length).toBeGreaterThan(0);
+    if (refused.length > 0) {
+      expect(responses.at(-1)!.status).toBeGreaterThanOrEqual(400);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.status).toBeLessThan(500);
+      expect(refused[0]!.headers.connection).toBe('close');
+      expect(closedByServer).toBe(true);
+    }
+    // What the upstreams completed is exactly what the client got answers for (count, method,
+    // path and body length: the same framing on both sides of the sidecar).
+    const completed = seen.filter((r) => ownedBy(r, c.id) && r.complete).map((r) => ({ method: r.method, path: r.path, bodyBytes: r.body.length }));
+    const answers = answered.map((r) => JSON.parse(r.body) as { method: string; path: string; bodyBytes: number });
+    const byPath = (a: { path: string }, b: { path: string }): number => a.path.localeCompare(b.path);
+    expect([...completed].sort(byPath)).toEqual([...answers].sort(byPath));
+  });
+
+  it('answers pipelined requests in order, each routed on its own', () => {
+    for (const id of ['pipelined-0', 'pipelined-1']) {
+      const answers = splitResponses(results.get(id)!.received).map((r) => (JSON.parse(r.body) as { path: string }).path);
+      expect(answers).toEqual([`/c/${id}/1`, `/c/${id}/2`, `/c/${id}/3`]);
+    }
+    expect(laptop.requests.map((r) => r.path).filter((p) => p.startsWith('/c/pipelined'))).toEqual(['/c/pipelined-1/2']);
   });
 });

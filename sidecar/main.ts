@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     bindHost: config.bindHost,
     tunnelPort: config.tunnelPort,
     adminPort: config.adminPort,
+    limits: config.limits,
     control: config.operatorUrl === undefined ? undefined : {
       url: config.operatorUrl,
       readToken: () => readFile(config.tokenPath, 'utf8'),

@@ -15,6 +15,7 @@ export interface SidecarMetrics {
   tunnelClients: Gauge<'intercept'>;
   tunnelRefused: Counter<'reason'>;
   clientErrors: Counter<'kind'>;
+  limitRefusals: Counter<'limit'>;
   tableVersion: Gauge;
   controlConnected: Gauge;
 }
@@ -58,6 +59,11 @@ export function buildSidecarMetrics(registry: Registry): SidecarMetrics {
       name: 'detour_sidecar_client_errors_total',
       help: 'Malformed or oversized requests answered with 4xx, and HTTP/2 session errors, by kind.',
       labelNames: ['kind'] as const, registers,
+    }),
+    limitRefusals: new Counter({
+      name: 'detour_sidecar_limit_refusals_total',
+      help: 'Connections, requests and tunnels refused or closed by a resource limit, by limit (connections, idle_evicted, request_timeout, headers_timeout, h2_idle, tunnels, tunnels_per_token).',
+      labelNames: ['limit'] as const, registers,
     }),
     tableVersion: new Gauge({
       name: 'detour_sidecar_routing_table_version',

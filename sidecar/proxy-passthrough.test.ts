@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { hashStream, patternSha256, patternStream } from '../test/fixtures/bytes.js';
+import { startRecordingServer } from '../test/fixtures/recording-server.js';
 import { request, startHarness, userRoute, type Harness } from '../test/fixtures/sidecar-harness.js';
 
 let h: Harness;
@@ -179,9 +180,37 @@ describe('the app is down', () => {
     try {
       const reply = await request({ port: h2.proxyPort });
       expect(reply.status).toBe(502);
-      expect(reply.headers['x-detour-reason']).toMatch(/app not reachable/);
+      // Generic for the client (the port and error code go to the sidecar's log).
+      expect(reply.headers['x-detour-reason']).toBe('upstream unavailable');
+      expect(reply.body.toString()).toBe('upstream unavailable\n');
     } finally {
       await h2.close();
+    }
+  });
+});
+
+describe('the address the app sees', () => {
+  it('is the address the client connection arrived on, not loopback, also when the app listens on 127.0.0.1 only', async () => {
+    const app = await startRecordingServer('127.0.0.1');
+    // 127.0.0.2 stands in for the pod IP: the sidecar listens there, the app only on 127.0.0.1.
+    const side = await startHarness({ ports: [{ name: 'http', appPort: app.port, listenPort: 0 }], bindHost: '127.0.0.2' });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.2', port: side.proxyPort, path: '/who', agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+      });
+      expect(status).toBe(200);
+      const upgrade = await new Promise<number>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.2', port: side.proxyPort, path: '/ws', agent: false, headers: { connection: 'Upgrade', upgrade: 'test' } });
+        req.on('upgrade', (res, socket) => { socket.destroy(); resolve(res.statusCode ?? 0); });
+        req.on('error', reject);
+      });
+      expect(upgrade).toBe(101);
+      expect(app.requests.map((r) => [r.path, r.remoteAddress])).toEqual([['/who', '127.0.0.2'], ['/ws', '127.0.0.2']]);
+      // The real client stays in X-Forwarded-For.
+      expect(app.requests[0]!.headers['x-forwarded-for']).toMatch(/^127\.0\.0\.\d+$/);
+    } finally {
+      await side.close();
+      await app.close();
     }
   });
 });

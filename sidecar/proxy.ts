@@ -9,23 +9,21 @@ import http, { STATUS_CODES, type IncomingMessage, type ServerResponse, type Out
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
-import type { TakenOverPort } from '../core/sidecar-config.js';
+import { DEFAULT_SIDECAR_LIMITS, type SidecarLimits, type TakenOverPort } from '../core/sidecar-config.js';
 import { forwardH2Stream, h2RequestHeaders, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
-import { addForwardedHeaders, cleanTrailers, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
+import { addForwardedHeaders, cleanTrailers, connectionNamesFraming, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
 import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
 import type { AppUpstream } from './app-upstream.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { RequestResult, SidecarMetrics } from './metrics.js';
 import { startMirror, type MirrorCopy } from './mirror.js';
-import type { Decision, Router } from './router.js';
+import { CLIENT_REASON, type Decision, type Router } from './router.js';
 import type { InterceptStats } from './stats.js';
 import type { TunnelPeer } from './tunnel-registry.js';
 import { PrefixedSocket } from '../core/prefixed-socket.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-/** How long a new connection may stay silent before its first bytes. */
-const FIRST_BYTES_TIMEOUT_MS = 60_000;
 const SAFE_RETRY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
 
 export interface ProxyDeps {
@@ -37,7 +35,32 @@ export interface ProxyDeps {
   logger: Logger;
   /** Largest request header block accepted (bytes); larger gets 431. */
   maxHeaderSize?: number;
+  limits?: Partial<ProxyLimits>;
 }
+
+/** Resource limits of one listener (docs/sidecar.md, "Limits"). Times in milliseconds. */
+export interface ProxyLimits {
+  /** Connections open at once; at the limit the oldest idle one is closed, and with none idle the new one is. */
+  maxConnections: number;
+  /** Time an HTTP/1 request (head and body) may take to arrive; 0 = none. Answered 408 (or closed once answering). */
+  requestTimeoutMs: number;
+  /** Time a new connection may take to send its first bytes, and an HTTP/1 request its head. */
+  headersTimeoutMs: number;
+  /** An h2c connection without open streams for this long is closed with GOAWAY. */
+  idleTimeoutMs: number;
+}
+
+/** The listener's share of the sidecar's limits (seconds → milliseconds). */
+export function buildProxyLimits(limits: SidecarLimits): ProxyLimits {
+  return {
+    maxConnections: limits.maxConnections,
+    requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
+    headersTimeoutMs: limits.headersTimeoutSeconds * 1000,
+    idleTimeoutMs: limits.idleTimeoutSeconds * 1000,
+  };
+}
+
+const DEFAULT_PROXY_LIMITS = buildProxyLimits(DEFAULT_SIDECAR_LIMITS);
 
 export interface ProxyListener {
   server: net.Server;
@@ -85,52 +108,80 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   const { router, app, logger, stats, metrics } = deps;
   const appPort = deps.port.appPort;
   const series = listenerMetrics(deps);
-  const record = series.record;
+  const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...deps.limits };
+  const logFailure = (intercept: string, detail: string | undefined): void => {
+    if (detail !== undefined) logger.warn({ port: deps.port.name ?? appPort, intercept: intercept || undefined }, `Answered 502: ${detail}`);
+  };
+  const record = (result: RequestResult, intercept: string, startedAt: number, detail?: string): void => {
+    logFailure(intercept, detail);
+    series.record(result, intercept, startedAt);
+  };
 
   // ---------- HTTP/1.1 ----------
+  // requestTimeout bounds how long a request takes to *arrive* (slow bodies); responses (SSE, long
+  // polls, downloads) and upgraded connections are not bounded by it.
   const h1 = http.createServer({
     maxHeaderSize: deps.maxHeaderSize ?? 16 * 1024,
-    requestTimeout: 0, // long uploads, SSE and long polls are legitimate; headersTimeout still applies
-    headersTimeout: 60_000,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || Infinity) / 4))),
     keepAliveTimeout: 65_000,
   });
+  // This server never listens (connections are handed to it), and Node starts the bookkeeping that
+  // enforces headersTimeout/requestTimeout (and closeIdleConnections) on 'listening' only.
+  h1.emit('listening');
+
+  /** A request whose `Connection` header names a framing header: 400 and close, nothing forwarded (see docs/sidecar.md). */
+  const refusedFraming = (req: IncomingMessage): string | undefined => {
+    const framing = connectionNamesFraming(req.headers.connection);
+    if (framing === undefined) return undefined;
+    metrics.clientErrors.inc({ kind: 'connection_names_framing' });
+    logger.debug({ port: deps.port.name ?? appPort, header: framing }, 'Refused a request whose Connection header names a framing header');
+    return `Connection must not name ${framing}`;
+  };
 
   h1.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const startedAt = performance.now();
+    const refused = refusedFraming(req);
+    if (refused !== undefined) { failHttp1(res, 400, refused, { close: true }); return; }
     const decision = router.decide(appPort, req.url ?? '/', req.headers);
     switch (decision.kind) {
       case 'app':
-        return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'app' : 'failed', '', startedAt));
+        return proxyHttp1ToApp(req, res, app, undefined, (r, why) => record(r ? 'app' : 'failed', '', startedAt, why));
       case 'fallback':
         stats.fallback(decision.route.intercept);
-        return proxyHttp1ToApp(req, res, app, undefined, (r) => record(r ? 'fallback' : 'failed', decision.route.intercept, startedAt));
+        return proxyHttp1ToApp(req, res, app, undefined, (r, why) => record(r ? 'fallback' : 'failed', decision.route.intercept, startedAt, why));
       case 'reject':
         stats.fallback(decision.route.intercept);
+        logger.debug({ intercept: decision.route.intercept }, `Rejected a request: ${decision.detail}`);
         failHttp1(res, 503, decision.reason);
         record('rejected', decision.route.intercept, startedAt);
         return;
       case 'mirror': {
         stats.routed(decision.route.intercept);
         const mirror = startMirror(decision.tunnel.session, tunnelRequestHeaders(req, decision, true), requestHasBody(req), () => undefined);
-        return proxyHttp1ToApp(req, res, app, mirror, (r) => record(r ? 'mirrored' : 'failed', decision.route.intercept, startedAt));
+        return proxyHttp1ToApp(req, res, app, mirror, (r, why) => record(r ? 'mirrored' : 'failed', decision.route.intercept, startedAt, why));
       }
       case 'developer':
         stats.routed(decision.route.intercept);
-        return proxyHttp1ToDeveloper(req, res, decision, series, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+        return proxyHttp1ToDeveloper(req, res, decision, series, (ok, why) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt, why));
     }
   });
 
   h1.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
     const startedAt = performance.now();
     socket.on('error', () => { /* peer went away; both sides are torn down on close */ });
+    const refused = refusedFraming(req);
+    if (refused !== undefined) { writeRawResponse(socket, 400, refused); return; }
     const decision = router.decide(appPort, req.url ?? '/', req.headers);
     if (decision.kind === 'developer') {
       stats.routed(decision.route.intercept);
-      upgradeToDeveloper(req, socket, head, decision, series, (ok) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt));
+      upgradeToDeveloper(req, socket, head, decision, series, (ok, why) => record(ok ? 'developer' : 'failed', decision.route.intercept, startedAt, why));
       return;
     }
     if (decision.kind === 'reject') {
       stats.fallback(decision.route.intercept);
+      logger.debug({ intercept: decision.route.intercept }, `Rejected an upgrade: ${decision.detail}`);
       writeRawResponse(socket, 503, decision.reason);
       record('rejected', decision.route.intercept, startedAt);
       return;
@@ -139,16 +190,21 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     // Mirror does not copy upgraded connections: the app gets them.
     const result: RequestResult = decision.kind === 'app' || decision.kind === 'mirror' ? 'app' : 'fallback';
     const intercept = decision.kind === 'app' ? '' : decision.route.intercept;
-    pipeUpgradeToApp(req, socket, head, app, (ok) => record(ok ? result : 'failed', intercept, startedAt));
+    pipeUpgradeToApp(req, socket, head, app, (ok, why) => record(ok ? result : 'failed', intercept, startedAt, why));
   });
 
   h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const code = err.code ?? 'unknown';
-    if (code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+    // A parse error in a body (invalid chunked framing, a request timeout) comes after the request
+    // was dispatched: while its response has not started, the client still gets a 400 and the
+    // connection closes, which also cancels whatever was forwarded (see docs/sidecar.md).
+    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (code === 'ECONNRESET' || !socket.writable || (pending && pending.headersSent)) {
       socket.destroy();
       return;
     }
-    metrics.clientErrors.inc({ kind: code });
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') metrics.limitRefusals.inc({ limit: 'request_timeout' });
+    else metrics.clientErrors.inc({ kind: code });
     logger.debug({ port: deps.port.name ?? appPort, code }, 'Answered a malformed request');
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     writeRawResponse(socket, status, status === 431 ? 'request header fields too large' : 'malformed HTTP request');
@@ -212,11 +268,41 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   const sessions = new Set<ServerHttp2Session>();
   h2.on('session', (s: ServerHttp2Session) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
 
+  h2.on('session', (s: ServerHttp2Session) => closeWhenIdle(s, limits.idleTimeoutMs, () => metrics.limitRefusals.inc({ limit: 'h2_idle' })));
+
+  // Connection limit. A connection is busy while a request it carried is being answered, for its
+  // whole life once upgraded, and always when it speaks h2c (idle sessions end by idleTimeoutMs).
+  // At the limit the oldest connection that is not busy (silent, idle keep-alive, still sending its
+  // request head) is closed to admit the new one; with none, the new one is refused.
   const sockets = new Set<net.Socket>();
+  const busy = new Map<net.Socket, number>();
+  const markBusy = (s: net.Socket, n: number): void => { busy.set(s, (busy.get(s) ?? 0) + n); };
+  h1.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const s = req.socket;
+    markBusy(s, 1);
+    res.once('close', () => markBusy(s, -1));
+  });
+  h1.on('upgrade', (req: IncomingMessage) => markBusy(req.socket, 1));
+  const admit = (): boolean => {
+    if (sockets.size < limits.maxConnections) return true;
+    for (const s of sockets) {
+      if ((busy.get(s) ?? 0) > 0) continue;
+      sockets.delete(s);
+      s.destroy();
+      metrics.limitRefusals.inc({ limit: 'idle_evicted' });
+      return true;
+    }
+    return false;
+  };
   const server = net.createServer({ noDelay: true }, (socket) => {
+    if (!admit()) {
+      metrics.limitRefusals.inc({ limit: 'connections' });
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    socket.on('close', () => { sockets.delete(socket); busy.delete(socket); });
+    socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     let seen: Buffer | undefined;
     const onData = (chunk: Buffer): void => {
@@ -228,6 +314,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
       socket.pause();
       socket.setTimeout(0);
       if (isH2) {
+        markBusy(socket, 1);
         pendingRemote = socket.remoteAddress ?? '';
         h2.emit('connection', new PrefixedSocket(socket, seen));
       } else {
@@ -243,7 +330,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     server,
     close: (graceMs = 5_000) => new Promise<void>((resolve) => {
       server.close(() => resolve());
-      h1.closeIdleConnections();
+      h1.close(() => undefined); // ends idle keep-alive connections and the timeout bookkeeping
       for (const s of sessions) s.close();
       setTimeout(() => {
         for (const s of sessions) s.destroy();
@@ -253,7 +340,32 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
   };
 }
 
+/** Closes an HTTP/2 session (GOAWAY) once it has had no open stream for `idleMs`. */
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number, onClose: () => void): void {
+  if (idleMs <= 0) return; // 0: no idle timeout
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    timer = setTimeout(() => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      onClose();
+      session.close();
+    }, idleMs);
+    timer.unref();
+  };
+  arm();
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once('close', () => { if (--open === 0 && !session.closed) arm(); });
+  });
+  session.once('close', () => clearTimeout(timer));
+}
+
 // ---------- HTTP/1 helpers ----------
+
+/** How a forwarded request ended; `detail` says why it failed (for the log, never for the client). */
+type Done = (ok: boolean, detail?: string) => void;
 
 function writeRawResponse(socket: net.Socket, status: number, reason: string): void {
   if (socket.destroyed) return;
@@ -264,11 +376,14 @@ function writeRawResponse(socket: net.Socket, status: number, reason: string): v
   );
 }
 
-function failHttp1(res: ServerResponse, status: number, reason: string): void {
+function failHttp1(res: ServerResponse, status: number, reason: string, options: { close?: boolean } = {}): void {
   if (res.headersSent) { res.destroy(); return; }
   if (res.destroyed) return;
   const body = `${reason}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body),
+    ...(options.close ? { connection: 'close' } : {}),
+  });
   res.end(body);
 }
 
@@ -308,12 +423,12 @@ function rawTrailerPairs(raw: string[]): Array<[string, string]> {
  * trailers included. A request without a body that failed on a reused pooled connection before any
  * answer (the app closed an idle connection) is retried once on a fresh one.
  */
-export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: AppUpstream, mirror: MirrorCopy | undefined, onDone: (ok: boolean) => void): void {
+export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: AppUpstream, mirror: MirrorCopy | undefined, onDone: Done): void {
   const headers = forwardedRawHeaders(req);
   const method = req.method ?? 'GET';
   const retryable = !requestHasBody(req) && SAFE_RETRY_METHODS.has(method);
   let finished = false;
-  const finish = (ok: boolean): void => { if (!finished) { finished = true; onDone(ok); } };
+  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; onDone(ok, detail); } };
   let upstreamReq: http.ClientRequest | undefined;
 
   if (mirror) {
@@ -322,7 +437,7 @@ export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: 
   }
 
   const send = (attempt: number): void => {
-    const up = http.request({ host: app.host, port: app.port, agent: app.agent, method, path: req.url, headers, setHost: false });
+    const up = http.request({ host: app.host, port: app.port, localAddress: app.sourceFor(req.socket), agent: app.agent, method, path: req.url, headers, setHost: false });
     upstreamReq = up;
     up.on('response', (upRes) => {
       if (res.destroyed) { upRes.destroy(); return; }
@@ -345,8 +460,8 @@ export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: 
         return;
       }
       mirror?.abort();
-      failHttp1(res, 502, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`);
-      finish(false);
+      failHttp1(res, 502, CLIENT_REASON.upstream);
+      finish(false, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`);
     });
     if (attempt === 0) req.pipe(up);
     else up.end();
@@ -379,19 +494,19 @@ function tunnelRequestHeaders(req: IncomingMessage, decision: { route: { interce
 }
 
 function proxyHttp1ToDeveloper(
-  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: (ok: boolean) => void,
+  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: Done,
 ): void {
   const tunnel: TunnelPeer = decision.tunnel;
   let finished = false;
   const gauge = series.activeStreams(decision.route.intercept);
-  const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
+  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok, detail); } };
   gauge.inc();
   let stream: http2.ClientHttp2Stream;
   try {
     stream = tunnel.session.request(tunnelRequestHeaders(req, decision, false), { endStream: !requestHasBody(req) });
   } catch {
-    failHttp1(res, 502, `developer tunnel for ${decision.route.intercept} is closing`);
-    finish(false);
+    failHttp1(res, 502, CLIENT_REASON.upstream);
+    finish(false, `developer tunnel for ${decision.route.intercept} is closing`);
     return;
   }
   let trailers: IncomingHttpHeaders | undefined;
@@ -420,8 +535,8 @@ function proxyHttp1ToDeveloper(
     if (stream.rstCode === NGHTTP2_NO_ERROR && responded && res.writableEnded) { finish(true); return; }
     if (res.destroyed) { finish(false); return; }
     // The developer went away (tunnel closed) or reset the stream: fail this request now.
-    failHttp1(res, 502, `developer for ${decision.route.intercept} disconnected`);
-    finish(false);
+    failHttp1(res, 502, CLIENT_REASON.upstream);
+    finish(false, `developer for ${decision.route.intercept} disconnected`);
   });
   res.on('close', () => {
     if (!res.writableFinished && !stream.closed) stream.close(NGHTTP2_CANCEL);
@@ -438,7 +553,7 @@ function rawHeaderBlock(first: string, headers: OutgoingHttpHeaders): string {
 }
 
 /** WebSocket (or any Upgrade) to the app: replay the request head on a fresh TCP connection and splice bytes. */
-function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer, app: AppUpstream, onDone: (ok: boolean) => void): void {
+function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer, app: AppUpstream, onDone: Done): void {
   const raw = req.rawHeaders.slice();
   const peer = stripMappedV4(req.socket.remoteAddress);
   let block = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
@@ -450,7 +565,7 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
   if (peer || xff) block += `X-Forwarded-For: ${[xff, peer].filter(Boolean).join(', ')}\r\n`;
   if (req.headers['x-forwarded-proto'] === undefined) block += 'X-Forwarded-Proto: http\r\n';
   block += '\r\n';
-  const up = net.connect({ host: app.host, port: app.port, noDelay: true });
+  const up = net.connect({ host: app.host, port: app.port, localAddress: app.sourceFor(req.socket), noDelay: true });
   let connected = false;
   up.on('connect', () => {
     connected = true;
@@ -460,7 +575,7 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
     up.pipe(socket);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
-    if (!connected) { writeRawResponse(socket, 502, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`); onDone(false); }
+    if (!connected) { writeRawResponse(socket, 502, CLIENT_REASON.upstream); onDone(false, `app not reachable on port ${app.port}: ${err.code ?? 'error'}`); }
     else socket.destroy();
   });
   up.on('close', () => { socket.destroy(); if (connected) onDone(true); });
@@ -469,20 +584,20 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
 
 /** WebSocket (or any Upgrade) to the developer: one tunnel stream that becomes a byte pipe after the 101. */
 function upgradeToDeveloper(
-  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: (ok: boolean) => void,
+  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: Done,
 ): void {
   const headers = tunnelRequestHeaders(req, decision, false);
   headers[UPGRADE_HEADER] = String(req.headers.upgrade ?? 'websocket');
   const gauge = series.activeStreams(decision.route.intercept);
   let finished = false;
-  const finish = (ok: boolean): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok); } };
+  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok, detail); } };
   gauge.inc();
   let stream: http2.ClientHttp2Stream;
   try {
     stream = decision.tunnel.session.request(headers, { endStream: false }); // bytes follow the 101
   } catch {
-    writeRawResponse(socket, 502, `developer tunnel for ${decision.route.intercept} is closing`);
-    finish(false);
+    writeRawResponse(socket, 502, CLIENT_REASON.upstream);
+    finish(false, `developer tunnel for ${decision.route.intercept} is closing`);
     return;
   }
   let responded = false;
@@ -503,8 +618,12 @@ function upgradeToDeveloper(
     stream.pipe(socket);
   });
   stream.on('close', () => {
-    if (!responded && !socket.destroyed) writeRawResponse(socket, 502, `developer for ${decision.route.intercept} disconnected`);
-    else socket.destroy();
+    if (!responded && !socket.destroyed) {
+      writeRawResponse(socket, 502, CLIENT_REASON.upstream);
+      finish(false, `developer for ${decision.route.intercept} disconnected`);
+      return;
+    }
+    socket.destroy();
     finish(responded && stream.rstCode === NGHTTP2_NO_ERROR);
   });
   socket.on('close', () => { if (!stream.closed) stream.close(NGHTTP2_CANCEL); });

@@ -35,7 +35,8 @@ describe('Router.decide', () => {
     expect(router.decide(9090, '/', { 'x-user': 'alice' }).kind).toBe('app'); // the route targets port http only
     expect(router.decide(8080, '/', { 'x-user': 'alice' }).kind).toBe('fallback');
     const reject = router.decide(8080, '/', { 'x-user': 'bob' });
-    expect(reject.kind === 'reject' && reject.reason).toMatch(/shop\/bob has no developer connected/);
+    expect(reject.kind === 'reject' && reject.detail).toMatch(/shop\/bob has no developer connected/);
+    expect(reject.kind === 'reject' && reject.reason).toBe('service unavailable');
     registry.add(peer('shop/alice'));
     expect(router.decide(8080, '/', { 'x-user': 'alice' }).kind).toBe('developer');
     expect(router.setTable(table(1, []))).toBe(false); // same version of the same epoch: stale

@@ -10,11 +10,22 @@ import type { TunnelPeer, TunnelRegistry } from './tunnel-registry.js';
 export type Decision =
   | { kind: 'app' }
   | { kind: 'fallback'; route: CompiledRoute }
-  | { kind: 'reject'; route: CompiledRoute; reason: string }
+  /** `reason` is for the end client and names nothing; `detail` names the intercept, for logs. */
+  | { kind: 'reject'; route: CompiledRoute; reason: string; detail: string }
   | { kind: 'developer'; route: CompiledRoute; tunnel: TunnelPeer }
   | { kind: 'mirror'; route: CompiledRoute; tunnel: TunnelPeer };
 
 const APP: Decision = Object.freeze({ kind: 'app' });
+
+/**
+ * What end clients read in `X-Detour-Reason` and the body of an answer the sidecar makes itself.
+ * Generic on purpose: which intercepts exist and who holds them is nobody else's business; the
+ * detail goes to the sidecar's log (and the developer's CLI sees its own failures).
+ */
+export const CLIENT_REASON = {
+  rejected: 'service unavailable',
+  upstream: 'upstream unavailable',
+} as const;
 
 interface RouterState {
   table: RoutingTable;
@@ -72,7 +83,7 @@ export class Router {
     const tunnel = this.deps.registry.pick(route.intercept);
     if (tunnel !== undefined) return route.route.mode === 'Mirror' ? { kind: 'mirror', route, tunnel } : { kind: 'developer', route, tunnel };
     if (route.route.fallback === 'Reject' && route.route.mode === 'Steal') {
-      return { kind: 'reject', route, reason: `intercept ${route.intercept} has no developer connected (fallback: Reject)` };
+      return { kind: 'reject', route, reason: CLIENT_REASON.rejected, detail: `intercept ${route.intercept} has no developer connected (fallback: Reject)` };
     }
     return { kind: 'fallback', route };
   }

@@ -8,13 +8,13 @@ import type { ReportMessage } from '../core/control/protocol.js';
 import type { Logger } from '../core/logging.js';
 import { invalidRoutes } from '../core/routing/match.js';
 import type { RoutingTable, WorkloadRef } from '../core/routing/table.js';
-import type { TakenOverPort } from '../core/sidecar-config.js';
+import { DEFAULT_SIDECAR_LIMITS, type SidecarLimits, type TakenOverPort } from '../core/sidecar-config.js';
 import type WebSocket from 'ws';
 import { buildAdminServer } from './admin.js';
 import { buildAppUpstream, type AppUpstream } from './app-upstream.js';
 import { buildControlClient, type ControlClient } from './control-client.js';
 import { buildSidecarMetrics, type SidecarMetrics } from './metrics.js';
-import { buildProxyListener, type ProxyListener } from './proxy.js';
+import { buildProxyLimits, buildProxyListener, type ProxyListener } from './proxy.js';
 import { Router } from './router.js';
 import { InterceptStats } from './stats.js';
 import { buildTunnelServer, type TunnelServer } from './tunnel-server.js';
@@ -37,6 +37,8 @@ export interface SidecarOptions {
   now: () => number;
   tunnelPingIntervalMs?: number;
   maxHeaderSize?: number;
+  /** Resource limits (defaults: DEFAULT_SIDECAR_LIMITS). Fractional seconds are fine here (tests). */
+  limits?: Partial<SidecarLimits>;
 }
 
 export interface SidecarAddresses {
@@ -77,14 +79,17 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   const stats = new InterceptStats();
   const router = new Router({ ports: options.ports, registry, workload: options.workload, now });
   const appHost = options.appHost ?? '127.0.0.1';
+  const limits: SidecarLimits = { ...DEFAULT_SIDECAR_LIMITS, ...options.limits };
+  const proxyLimits = buildProxyLimits(limits);
   const upstreams: AppUpstream[] = [];
   const listeners: ProxyListener[] = options.ports.map((port) => {
     const app = buildAppUpstream(appHost, port.appPort, logger);
     upstreams.push(app);
-    return buildProxyListener({ port, router, app, metrics, stats, logger, maxHeaderSize: options.maxHeaderSize });
+    return buildProxyListener({ port, router, app, metrics, stats, logger, maxHeaderSize: options.maxHeaderSize, limits: proxyLimits });
   });
   const tunnels: TunnelServer = buildTunnelServer({
     logger, metrics, registry, table: () => router.table, now, pingIntervalMs: options.tunnelPingIntervalMs,
+    limits: { maxTunnels: limits.maxTunnels, maxTunnelsPerToken: limits.maxTunnelsPerToken, headersTimeoutMs: limits.headersTimeoutSeconds * 1000 },
   });
   let ready = false;
   let control: ControlClient | undefined;

@@ -8,6 +8,7 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../core/logging.js';
 import type { RoutingTable } from '../core/routing/table.js';
+import { DEFAULT_SIDECAR_LIMITS } from '../core/sidecar-config.js';
 import {
   CLOSE, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
 } from '../core/tunnel/protocol.js';
@@ -24,6 +25,15 @@ export interface TunnelServerDeps {
   table: () => RoutingTable;
   now: () => number;
   pingIntervalMs?: number;
+  limits?: TunnelLimits;
+}
+
+/** Bounds on developer tunnels: each can hold a 4 MiB WebSocket message in memory. */
+export interface TunnelLimits {
+  maxTunnels: number;
+  maxTunnelsPerToken: number;
+  /** Time an upgrade request head may take to arrive. */
+  headersTimeoutMs: number;
 }
 
 export interface TunnelServer {
@@ -44,6 +54,12 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
 export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
   const { logger, metrics, registry } = deps;
   let nextId = 1;
+  const limits: TunnelLimits = deps.limits ?? {
+    maxTunnels: DEFAULT_SIDECAR_LIMITS.maxTunnels, maxTunnelsPerToken: DEFAULT_SIDECAR_LIMITS.maxTunnelsPerToken, headersTimeoutMs: 30_000,
+  };
+  // WebSockets attached (authenticated), by token hash: counted from the upgrade until the close.
+  const attached = new Map<string, number>();
+  let attachedTotal = 0;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
@@ -51,11 +67,14 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
     handleProtocols: (protocols) => (protocols.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false),
   });
 
-  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 30_000 }, (req, res) => {
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.headersTimeoutMs }, (req, res) => {
     const body = 'this port serves Detour developer tunnels (WebSocket upgrade required)\n';
     res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'Upgrade', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
+  // Sockets of attached tunnels stay counted; the rest is room for handshakes in progress.
+  server.maxConnections = limits.maxTunnels + 64;
+  server.on('drop', () => metrics.limitRefusals.inc({ limit: 'tunnel_connections' }));
   server.on('clientError', (_err, socket: net.Socket) => {
     if (socket.writable) refuse(socket, 400, 'malformed request');
     else socket.destroy();
@@ -76,6 +95,27 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
       refuse(socket, auth.status, auth.reason);
       return;
     }
+    const limit = attachedTotal >= limits.maxTunnels ? 'tunnels' : (attached.get(auth.tokenHash) ?? 0) >= limits.maxTunnelsPerToken ? 'tunnels_per_token' : undefined;
+    if (limit !== undefined) {
+      metrics.limitRefusals.inc({ limit });
+      logger.warn({ remote, intercepts: auth.intercepts, limit }, 'Refused developer tunnel: too many tunnels');
+      refuse(socket, limit === 'tunnels' ? 503 : 429, limit === 'tunnels'
+        ? `this sidecar already has ${limits.maxTunnels} developer tunnels`
+        : `this token already has ${limits.maxTunnelsPerToken} tunnels to this sidecar`);
+      return;
+    }
+    const hash = auth.tokenHash;
+    attached.set(hash, (attached.get(hash) ?? 0) + 1);
+    attachedTotal++;
+    let counted = true;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      attachedTotal--;
+      const n = (attached.get(hash) ?? 1) - 1;
+      if (n > 0) attached.set(hash, n); else attached.delete(hash);
+    };
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => attach(ws, auth.intercepts, auth.tokenHash, remote));
   });
 

@@ -3,6 +3,7 @@
 
 import { API_GROUP, OPERATOR_CONTROL_PORT, SYSTEM_NAMESPACES } from '../core/constants.js';
 import { CONTROL_PATH } from '../core/control/protocol.js';
+import type { SidecarLimits } from '../core/sidecar-config.js';
 
 export interface ResourceList {
   cpu?: string;
@@ -20,6 +21,8 @@ export interface InjectionConfig {
   /** ws:// URL of the operator's control channel, given to the sidecar. */
   operatorUrl: string;
   sidecarLogLevel: string;
+  /** Resource limits written into the sidecar's env (SIDECAR_LIMIT_ENV); unset ones keep the sidecar's defaults. */
+  sidecarLimits: Partial<SidecarLimits>;
   /**
    * Container port names to take over in every app container. The pod annotation
    * `detour.dev/ports` (comma list) adds names for one workload.
@@ -50,6 +53,7 @@ export function buildInjectionConfig(overrides: Partial<InjectionConfig> = {}): 
     sidecarResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
     operatorUrl: DEFAULT_OPERATOR_URL,
     sidecarLogLevel: 'info',
+    sidecarLimits: {},
     portNames: ['http'],
     nativeSidecar: true,
     iptablesImage: sidecarImage,

@@ -7,6 +7,7 @@ import { parseInjectionRecord, PORTS_ANNOTATION } from '../core/injection-record
 import { applyJsonPatch } from '../core/json-patch.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
 import { buildInjectionConfig, type InjectionConfig } from './config.js';
+import { parseSidecarLimits } from './settings.js';
 import type { Container, Pod } from './pod.js';
 import { planInjection } from './planner.js';
 
@@ -43,6 +44,15 @@ function portNames(c: Container | undefined): (string | undefined)[] {
 }
 
 describe('planInjection: what the patched pod looks like', () => {
+  it('writes the configured sidecar limits into its env, and nothing for the defaults', () => {
+    expect(Object.keys(inject(pod({ containers: [app()] })).env).filter((k) => k.startsWith('DETOUR_MAX') || k.endsWith('TIMEOUT_SECONDS'))).toEqual([]);
+    const limited = buildInjectionConfig({ ...config, sidecarLimits: parseSidecarLimits('{"maxConnections":256,"requestTimeoutSeconds":0}') });
+    const { env } = inject(pod({ containers: [app()] }), limited);
+    expect(env).toMatchObject({ DETOUR_MAX_CONNECTIONS: '256', DETOUR_REQUEST_TIMEOUT_SECONDS: '0' });
+    expect(() => parseSidecarLimits('{"maxConections":1}')).toThrow(/unknown limit "maxConections"/);
+    expect(() => parseSidecarLimits('{"maxTunnels":-1}')).toThrow(/maxTunnels must be a non-negative integer/);
+  });
+
   it('takes over the named port of a single-container Deployment pod as a native sidecar', () => {
     const { result, sidecar, env, ports } = inject(pod({ containers: [app()] }));
     expect(result.spec.containers[0]!.ports).toEqual([{ name: 'dt-http', containerPort: 8080, protocol: 'TCP' }]);

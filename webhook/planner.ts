@@ -6,7 +6,7 @@ import {
 } from '../core/constants.js';
 import { INJECTION_RECORD_VERSION, PORTS_ANNOTATION, type InjectionRecord } from '../core/injection-record.js';
 import { buildPointer, type JsonPatchOperation } from '../core/json-patch.js';
-import { SIDECAR_ENV } from '../core/sidecar-config.js';
+import { SIDECAR_ENV, SIDECAR_LIMIT_ENV, type SidecarLimits } from '../core/sidecar-config.js';
 import type { InjectionConfig } from './config.js';
 import type { Container, Pod, PortHandler } from './pod.js';
 import { planPorts, type PortPlan } from './ports.js';
@@ -58,6 +58,9 @@ function sidecarEnv(config: InjectionConfig, workload: string, ports: PortPlan) 
     { name: SIDECAR_ENV.adminPort, value: String(ports.adminPort) },
     { name: SIDECAR_ENV.tunnelPort, value: String(ports.tunnelPort) },
     { name: SIDECAR_ENV.logLevel, value: config.sidecarLogLevel },
+    ...(Object.keys(config.sidecarLimits) as (keyof SidecarLimits)[])
+      .filter((k) => config.sidecarLimits[k] !== undefined)
+      .map((k) => ({ name: SIDECAR_LIMIT_ENV[k], value: String(config.sidecarLimits[k]) })),
   ];
 }
 

@@ -1,5 +1,6 @@
 // Reads the webhook's settings from an environment record (main.ts passes process.env). Pure.
 
+import { SIDECAR_LIMIT_ENV, type SidecarLimits } from '../core/sidecar-config.js';
 import { WEBHOOK_METRICS_PORT, WEBHOOK_PORT } from '../core/constants.js';
 import { buildInjectionConfig, type InjectionConfig } from './config.js';
 
@@ -57,6 +58,19 @@ function bool(env: Env, name: string): boolean | undefined {
   throw new Error(`${name} must be true or false, got "${v}"`);
 }
 
+/** `DETOUR_SIDECAR_LIMITS`: a JSON object of SidecarLimits keys to non-negative integers (chart `sidecar.limits`). */
+export function parseSidecarLimits(text: string): Partial<SidecarLimits> {
+  const parsed: unknown = JSON.parse(text);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('DETOUR_SIDECAR_LIMITS must be a JSON object');
+  const out: Partial<SidecarLimits> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(key in SIDECAR_LIMIT_ENV)) throw new Error(`DETOUR_SIDECAR_LIMITS: unknown limit "${key}" (known: ${Object.keys(SIDECAR_LIMIT_ENV).join(', ')})`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Error(`DETOUR_SIDECAR_LIMITS: ${key} must be a non-negative integer`);
+    out[key as keyof SidecarLimits] = value;
+  }
+  return out;
+}
+
 export function readWebhookSettings(env: Env): WebhookSettings {
   const source = env.DETOUR_CERT_SOURCE ?? 'files';
   if (source !== 'files' && source !== 'self') throw new Error(`DETOUR_CERT_SOURCE must be files or self, got "${source}"`);
@@ -72,6 +86,7 @@ export function readWebhookSettings(env: Env): WebhookSettings {
   if (env.DETOUR_SIDECAR_RESOURCES) overrides.sidecarResources = JSON.parse(env.DETOUR_SIDECAR_RESOURCES) as InjectionConfig['sidecarResources'];
   if (env.DETOUR_OPERATOR_URL) overrides.operatorUrl = env.DETOUR_OPERATOR_URL;
   if (env.DETOUR_SIDECAR_LOG_LEVEL) overrides.sidecarLogLevel = env.DETOUR_SIDECAR_LOG_LEVEL;
+  if (env.DETOUR_SIDECAR_LIMITS) overrides.sidecarLimits = parseSidecarLimits(env.DETOUR_SIDECAR_LIMITS);
   const portNames = list(env.DETOUR_PORT_NAMES);
   if (portNames) overrides.portNames = portNames;
   const native = bool(env, 'DETOUR_NATIVE_SIDECAR');

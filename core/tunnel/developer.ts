@@ -13,7 +13,8 @@
 //   await tunnel.closed;                     // { code, reason } when the tunnel ends
 //   await tunnel.close();                    // or end it yourself
 //
-//   // Keeps one tunnel up, reconnecting with backoff and jitter; stops for good on 401/403.
+//   // Keeps one tunnel up, reconnecting with backoff and jitter; stops for good on 401/403
+//   // (429/503, the sidecar's tunnel limits, are retried).
 //   const handle = serveTunnel({ url, token, target, onStatus: (s) => … });
 //   await handle.stop();
 //
@@ -267,9 +268,14 @@ interface LocalTarget {
 }
 
 function forwardToHttp1(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, target: LocalTarget, done: (status: number, error?: string) => void): void {
+  const out = h2ToHttp1Headers(headers, { dropTunnelHeaders: true });
+  // HTTP/2 frames bodies itself; in HTTP/1.1 a body without Content-Length must be chunked. Node's
+  // client would write a GET/DELETE/OPTIONS body raw, unframed, and the local server would parse
+  // it as the next request on the keep-alive connection.
+  if (!stream.endAfterHeaders && out['content-length'] === undefined) out['transfer-encoding'] = 'chunked';
   const req = http.request({
     host: target.host, port: target.port, agent: target.agent, method: String(headers[':method']), path: String(headers[':path']),
-    headers: h2ToHttp1Headers(headers, { dropTunnelHeaders: true }), setHost: false,
+    headers: out, setHost: false,
   });
   let status = 0;
   let complete = false;
@@ -393,7 +399,9 @@ export function serveTunnel(options: ServeTunnelOptions): TunnelHandle {
         options.onStatus?.({ state: 'disconnected', ...info, retryInMs });
         await sleep(retryInMs);
       } catch (err) {
-        if (err instanceof TunnelRefusedError) {
+        // 401/403: the token is wrong or no longer routed, retrying cannot help. Other refusals
+        // (429/503: the sidecar's tunnel limits) are retried with backoff like network errors.
+        if (err instanceof TunnelRefusedError && (err.status === 401 || err.status === 403)) {
           options.onStatus?.({ state: 'refused', status: err.status, reason: err.reason });
           throw err;
         }

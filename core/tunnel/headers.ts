@@ -9,21 +9,39 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'te', 'transfer-encoding', 'upgrade', 'http2-settings',
 ]);
 
+/**
+ * Headers that frame or address a message. `Connection` can never remove them (RFC 9110 §7.6.1 lets
+ * a sender list only hop-by-hop fields; a proxy that drops `Content-Length` because `Connection`
+ * named it forwards an unframed body, which the next hop parses as a second request).
+ */
+export const FRAMING_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);
+
 /** Headers the tunnel adds for the developer end; stripped before anything reaches a local server. */
 export const TUNNEL_HEADER_PREFIX = 'x-detour-tunnel-';
 
 type HeaderValue = string | string[] | number | undefined;
 
-/** Names listed in a `Connection` header (lower-case); they are hop-by-hop too. */
+/** Names listed in a `Connection` header (lower-case); they are hop-by-hop too. Framing headers are never listed. */
 export function connectionTokens(value: HeaderValue): Set<string> | undefined {
   if (value === undefined) return undefined;
   const s = Array.isArray(value) ? value.join(',') : String(value);
   const out = new Set<string>();
   for (const t of s.split(',')) {
     const name = t.trim().toLowerCase();
-    if (name) out.add(name);
+    if (name && !FRAMING_HEADERS.has(name)) out.add(name);
   }
   return out;
+}
+
+/** The first framing header (`content-length`, `transfer-encoding`, `host`) a `Connection` value names, if any. */
+export function connectionNamesFraming(value: HeaderValue): string | undefined {
+  if (value === undefined) return undefined;
+  const s = Array.isArray(value) ? value.join(',') : String(value);
+  for (const t of s.split(',')) {
+    const name = t.trim().toLowerCase();
+    if (FRAMING_HEADERS.has(name)) return name;
+  }
+  return undefined;
 }
 
 export interface CopyOptions {
@@ -100,7 +118,7 @@ export function cleanTrailers(trailers: IncomingHttpHeaders | NodeJS.Dict<string
 
 /**
  * Filters Node's `rawHeaders` ([name, value, name, value, …], original case and order, duplicates
- * kept) down to end-to-end headers. Used on the hot path to the app, so it does one pass plus one
+ * kept) down to end-to-end headers (framing headers stay even when `Connection` names them). Used on the hot path to the app, so it does one pass plus one
  * for the `Connection` header's list.
  */
 export function endToEndRawHeaders(raw: readonly string[]): string[] {
@@ -109,7 +127,7 @@ export function endToEndRawHeaders(raw: readonly string[]): string[] {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
       for (const t of raw[i + 1]!.split(',')) {
         const name = t.trim().toLowerCase();
-        if (name && name !== 'close' && name !== 'keep-alive') (listed ??= new Set()).add(name);
+        if (name && name !== 'close' && name !== 'keep-alive' && !FRAMING_HEADERS.has(name)) (listed ??= new Set()).add(name);
       }
     }
   }

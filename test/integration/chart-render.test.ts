@@ -133,13 +133,14 @@ describe('the Helm chart', () => {
   });
 
   it('labels everything with app.kubernetes.io/* and gives sidecars the operator Service of the release', async () => {
-    const ms = await render('tools', 'sidecar.logLevel=debug');
+    const ms = await render('tools', 'sidecar.logLevel=debug', 'sidecar.limits.maxConnections=256');
     for (const m of ms) {
       expect(m.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'detour', 'app.kubernetes.io/instance': 'detour', 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/part-of': 'detour' });
     }
     const webhook = find(ms, 'Deployment', 'detour-webhook')! as unknown as { spec: { template: PodTemplate } };
     const env = Object.fromEntries(webhook.spec.template.spec.containers[0]!.env!.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ DETOUR_OPERATOR_URL: 'ws://detour-operator.tools.svc:8081/control', DETOUR_SIDECAR_LOG_LEVEL: 'debug', DETOUR_CERT_SOURCE: 'files' });
+    expect(JSON.parse(env.DETOUR_SIDECAR_LIMITS!)).toEqual({ maxConnections: 256 }); // the webhook writes DETOUR_MAX_CONNECTIONS into sidecars
     expect(env.DETOUR_SYSTEM_NAMESPACES!.split(',')).toContain('tools');
     const configuration = find(ms, 'MutatingWebhookConfiguration')!;
     expect(JSON.stringify(configuration.webhooks![0]!.namespaceSelector)).toContain('"tools"');
