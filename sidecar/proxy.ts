@@ -226,14 +226,14 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
     const decision = router.decide(appPort, headers[':path'] ?? '/', headers);
     const forwarded: OutgoingHttpHeaders = { 'x-forwarded-for': headers['x-forwarded-for'], 'x-forwarded-proto': headers['x-forwarded-proto'] };
     addForwardedHeaders(forwarded, remote, 'http');
-    const done = (result: RequestResult, intercept: string) => (r: ForwardResult): void => record(r.status === 502 ? 'failed' : result, intercept, startedAt);
+    const done = (result: RequestResult, intercept: string) => (r: ForwardResult): void => record(r.status === 502 ? 'failed' : result, intercept, startedAt, r.status === 502 ? r.error : undefined);
     switch (decision.kind) {
       case 'app':
-        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, onDone: done('app', '') });
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, clientReason: CLIENT_REASON.upstream, onDone: done('app', '') });
         return;
       case 'fallback':
         stats.fallback(decision.route.intercept);
-        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, onDone: done('fallback', decision.route.intercept) });
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, clientReason: CLIENT_REASON.upstream, onDone: done('fallback', decision.route.intercept) });
         return;
       case 'reject':
         stats.fallback(decision.route.intercept);
@@ -247,7 +247,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
         stream.on('data', (c: Buffer) => mirror.write(c));
         stream.on('end', () => mirror.end());
         stream.on('close', () => { if (stream.rstCode !== NGHTTP2_NO_ERROR) mirror.abort(); });
-        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, onDone: done('mirrored', decision.route.intercept) });
+        forwardH2Stream(stream, headers, app.h2(), { extraHeaders: forwarded, upstreamName: appName, clientReason: CLIENT_REASON.upstream, onDone: done('mirrored', decision.route.intercept) });
         return;
       }
       case 'developer': {
@@ -257,6 +257,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
         forwardH2Stream(stream, headers, decision.tunnel.session, {
           extraHeaders: { ...forwarded, [PROTO_HEADER]: 'h2', [INTERCEPT_HEADER]: decision.route.intercept },
           upstreamName: `developer for ${decision.route.intercept}`,
+          clientReason: CLIENT_REASON.upstream,
           onDone: (r) => { gauge.dec(); done('developer', decision.route.intercept)(r); },
         });
         return;

@@ -33,6 +33,12 @@ export interface ForwardH2Options {
   onBytes?: (direction: 'up' | 'down', n: number) => void;
   /** Names the upstream in error reasons (`developer for shop/alice`, `app on port 8080`); default `upstream`. */
   upstreamName?: string;
+  /**
+   * What the client is told when the exchange fails (502 text, `grpc-message`, `X-Detour-Reason`);
+   * the detailed reason still goes to `onDone`. The sidecar passes a generic text so end clients
+   * never learn intercept names; default: the detailed reason.
+   */
+  clientReason?: string;
 }
 
 /**
@@ -94,7 +100,7 @@ export function forwardH2Stream(inbound: ServerHttp2Stream, headers: IncomingHtt
     upstream = session.request(h2RequestHeaders(headers, options.extraHeaders), { endStream: inbound.endAfterHeaders });
   } catch (err) {
     const reason = `${name} unavailable: ${err instanceof Error ? err.message : String(err)}`;
-    respondH2Error(inbound, 502, reason, headers);
+    respondH2Error(inbound, 502, options.clientReason ?? reason, headers);
     finish({ status: 502, error: reason });
     return undefined;
   }
@@ -162,11 +168,12 @@ export function forwardH2Stream(inbound: ServerHttp2Stream, headers: IncomingHtt
       inbound.close(code);
       finish({ status: status || 502, error: reason });
     } else if (!inbound.headersSent) {
-      respondH2Error(inbound, 502, reason, headers);
+      respondH2Error(inbound, 502, options.clientReason ?? reason, headers);
       finish({ status: 502, error: reason });
     } else if (grpc && !inbound.writableEnded) {
       // The response started: end it with a gRPC status in the trailers instead of a bare reset.
-      trailers = { ...buildGrpcStatusHeaders(502, reason), 'x-detour-reason': reason };
+      const told = options.clientReason ?? reason;
+      trailers = { ...buildGrpcStatusHeaders(502, told), 'x-detour-reason': told };
       upstream.unpipe(inbound);
       inbound.end();
       finish({ status, error: reason });
