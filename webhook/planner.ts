@@ -4,6 +4,7 @@ import {
   DETOUR_UID, INJECTED_ANNOTATION, IPTABLES_ANNOTATION, IPTABLES_INIT_CONTAINER, SIDECAR_CONTAINER,
   TOKEN_AUDIENCE, TOKEN_MOUNT_PATH, TOKEN_VOLUME,
 } from '../core/constants.js';
+import { parseIptablesAnnotation } from '../core/iptables-annotation.js';
 import { INJECTION_RECORD_VERSION, PORTS_ANNOTATION, type InjectionRecord } from '../core/injection-record.js';
 import { buildPointer, type JsonPatchOperation } from '../core/json-patch.js';
 import { SIDECAR_ENV } from '../core/sidecar-config.js';
@@ -153,7 +154,7 @@ export function planInjection({ pod, namespace, config }: PlanInput): InjectionP
   const workloadRef = planWorkload(pod);
   const workload = formatWorkload(workloadRef);
   if (!INTERCEPTABLE_KINDS.includes(workloadRef.kind)) warnings.push(`owner ${workload} is not a Deployment, StatefulSet or ReplicaSet; Intercepts cannot target it`);
-  const iptablesRequested = annotations[IPTABLES_ANNOTATION] !== undefined && annotations[IPTABLES_ANNOTATION] !== 'false';
+  const iptablesRequested = parseIptablesAnnotation(annotations[IPTABLES_ANNOTATION]).mode !== 'off';
   if (iptablesRequested && ports.redirected.length === 0) warnings.push(`${IPTABLES_ANNOTATION} is set but there is no numeric port to redirect`);
   if (ports.named.length === 0 && ports.redirected.length === 0) {
     const names = [...new Set([...config.portNames, ...(annotations[PORTS_ANNOTATION] ?? '').split(',').map((s) => s.trim()).filter(Boolean)])];

@@ -1,6 +1,7 @@
 // Plain-JSON shapes of the workload objects the operator reads, and pure helpers over them.
 
 import { IPTABLES_ANNOTATION, INJECT_LABEL, RENAMED_PORT_PREFIX, SIDECAR_CONTAINER } from '../../core/constants.js';
+import { iptablesCovers, parseIptablesAnnotation } from '../../core/iptables-annotation.js';
 import type { ObjectMeta, WorkloadKind } from '../../core/api/intercept.js';
 
 export interface ContainerPort { name?: string; containerPort: number; protocol?: string }
@@ -34,11 +35,13 @@ function describePorts(t: PodTemplate): string {
 export function resolvePort(workloadRef: string, template: PodTemplate, port: string | number): PortResolution {
   const containers = template.spec.containers.filter((c) => c.name !== SIDECAR_CONTAINER);
   if (typeof port === 'number') {
-    if (template.metadata?.annotations?.[IPTABLES_ANNOTATION] !== 'true') {
+    const optIn = parseIptablesAnnotation(template.metadata?.annotations?.[IPTABLES_ANNOTATION]);
+    if (!iptablesCovers(optIn, port)) {
+      const listed = optIn.mode === 'ports' ? ` (it lists ${optIn.ports.length > 0 ? optIn.ports.join(', ') : 'no valid port'})` : '';
       return {
         ok: false,
         reason: 'NumericPortNeedsIptables',
-        message: `port ${port} is a number: name the container port and set spec.port to the name, or add the annotation ${IPTABLES_ANNOTATION}: "true" to the pod template of ${workloadRef} (adds a NET_ADMIN init container)`,
+        message: `port ${port} is a number: name the container port and set spec.port to the name, or add ${port} to the annotation ${IPTABLES_ANNOTATION}${listed} of the pod template of ${workloadRef} ("true" redirects every declared port; adds a NET_ADMIN init container)`,
       };
     }
     return { ok: true, containerPort: port };
