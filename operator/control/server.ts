@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CONTROL_PATH, type SidecarToOperator } from '../../core/control/protocol.js';
+import { CONTROL_PATH, parseSidecarMessage } from '../../core/control/protocol.js';
 import type { Logger } from '../../core/logging.js';
 import { describeApiError } from '../../core/errors.js';
 import { AuthError, type SidecarIdentity } from './auth.js';
@@ -57,6 +57,7 @@ export function buildControlServer(deps: ControlServerDeps): Server {
 
   function accept(ws: WebSocket, id: SidecarIdentity): void {
     let alive = true;
+    let refused = 0;
     const conn: SidecarConnection = {
       id: nextId++,
       pod: id.pod,
@@ -76,14 +77,15 @@ export function buildControlServer(deps: ControlServerDeps): Server {
     ping.unref();
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      let msg: SidecarToOperator;
-      try {
-        msg = JSON.parse(data.toString()) as SidecarToOperator;
-      } catch {
-        return log.warn('Ignored an unparsable control message');
+      const msg = parseSidecarMessage(data.toString());
+      if ('error' in msg) {
+        // Refused, never summed into status (a string "clients" once broke every status write).
+        refused++;
+        if (refused === 1 || refused % 100 === 0) log.warn({ why: msg.error, refused }, 'Refused an invalid control message');
+        return;
       }
-      if (msg.type === 'ack' && typeof msg.version === 'number' && typeof msg.epoch === 'string') deps.hub.ack(conn, msg.epoch, msg.version);
-      else if (msg.type === 'report' && msg.intercepts && typeof msg.intercepts === 'object') deps.hub.report(conn, msg.intercepts);
+      if (msg.type === 'ack') deps.hub.ack(conn, msg.epoch, msg.version);
+      else deps.hub.report(conn, msg.intercepts);
     });
     ws.on('close', () => {
       clearInterval(ping);
