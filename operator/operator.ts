@@ -20,8 +20,9 @@ import { ControlHub } from './control/hub.js';
 import { buildControlServer } from './control/server.js';
 import { authenticateSidecar } from './control/auth.js';
 import { InterceptReconciler, type Secret } from './reconcile/reconciler.js';
-import { interceptIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './reconcile/enqueue.js';
+import { interceptIndexers, NAMESPACE_INDEX, namespaceIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './reconcile/enqueue.js';
 import type { Workload } from './reconcile/workload.js';
+import type { Service } from './reconcile/service-bypass.js';
 import { buildEventRecorder } from './events.js';
 import { buildOperatorMetrics } from './metrics.js';
 import { buildHealthApp, buildMetricsApp } from './health.js';
@@ -184,8 +185,20 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       handlers: { onAdd: onSecret, onUpdate: (_o, s) => onSecret(s), onDelete: onSecret },
     });
-    const informers = [intercepts, workloads.Deployment, workloads.StatefulSet, workloads.ReplicaSet, secrets];
-    const reconciler = new InterceptReconciler({ client, intercepts, workloads, secrets, hub, record: buildEventRecorder(client, o.identity, clog), logger: clog, now });
+    // A Service change can make one bypass the sidecar (or stop doing so): look again at the
+    // Intercepts of its namespace (Services change rarely; Intercepts per namespace are few).
+    const onService = (s: Service) => {
+      for (const i of intercepts.byIndex(NAMESPACE_INDEX, s.metadata.namespace ?? '')) add(interceptKey(i));
+    };
+    const services = new Informer<Service>({
+      ...common,
+      name: 'services',
+      path: resourcePath('', 'v1', 'services'),
+      indexers: namespaceIndexers,
+      handlers: { onAdd: onService, onUpdate: (_o, s) => onService(s), onDelete: onService },
+    });
+    const informers = [intercepts, workloads.Deployment, workloads.StatefulSet, workloads.ReplicaSet, secrets, services];
+    const reconciler = new InterceptReconciler({ client, intercepts, workloads, secrets, services, hub, record: buildEventRecorder(client, o.identity, clog), logger: clog, now });
 
     const process = async (key: string) => {
       const end = metrics.reconcileTime.startTimer({ controller: CONTROLLER });

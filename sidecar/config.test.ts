@@ -21,12 +21,16 @@ describe('parseSidecarEnv', () => {
   it.each([
     [{ DETOUR_WORKLOAD: 'Job/x' }, /DETOUR_WORKLOAD/],
     [{ DETOUR_PORTS: 'nope' }, /DETOUR_PORTS/],
-    [{ DETOUR_PORTS: '[]' }, /lists no ports/],
     [{ DETOUR_ADMIN_PORT: 'abc' }, /DETOUR_ADMIN_PORT/],
     [{ DETOUR_LOG_LEVEL: 'loud' }, /DETOUR_LOG_LEVEL/],
   ])('refuses %j', (patch, message) => {
     const r = parseSidecarEnv({ ...good, ...patch });
     expect('errors' in r && r.errors.join('\n')).toMatch(message);
+  });
+
+  it('accepts an empty port list: the sidecar idles instead of taking the pod down (issue 18.2)', () => {
+    const r = parseSidecarEnv({ ...good, DETOUR_PORTS: '[]' });
+    expect('config' in r && r.config.ports).toEqual([]);
   });
 
   it('runs without an operator (pass-through)', () => {

@@ -62,7 +62,6 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
       if (typeof p.appPort !== 'number' || typeof p.listenPort !== 'number') throw new Error('each port needs numeric appPort and listenPort');
       return { name: typeof p.name === 'string' ? p.name : undefined, appPort: p.appPort, listenPort: p.listenPort };
     });
-    if (ports.length === 0) errors.push(`${SIDECAR_ENV.ports} lists no ports`);
   } catch (err) {
     errors.push(`${SIDECAR_ENV.ports} must be a JSON array of {name?, appPort, listenPort}: ${(err as Error).message}`);
   }
