@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { API_GROUP, API_VERSION, INTERCEPT_NAME_LABEL, INTERCEPT_PLURAL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../core/constants.js';
 import { interceptKey, type Intercept } from '../core/api/intercept.js';
-import type { WorkloadRef } from '../core/routing/table.js';
+import { buildEpoch, type WorkloadRef } from '../core/routing/table.js';
 import type { Logger } from '../core/logging.js';
 import { classifyApiError, describeApiError } from '../core/errors.js';
 import { buildKubeClient, resourcePath } from '../core/kube/client.js';
@@ -126,8 +126,8 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const healthPort = (healthApp.server.address() as AddressInfo).port;
   const metricsPort = (metricsApp.server.address() as AddressInfo).port;
 
-  function startController(signal: AbortSignal) {
-    const epoch = randomBytes(6).toString('hex');
+  function startController(signal: AbortSignal, term: number) {
+    const epoch = buildEpoch(term, randomBytes(6).toString('hex'));
     hub.reset(epoch);
     const clog = log.child({ controller: CONTROLLER, epoch });
     const queue = new WorkQueue({}, Date.now, (d) => metrics.workqueueDepth.set({ name: CONTROLLER }, d));
@@ -274,10 +274,10 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     renewDeadlineMs: o.renewDeadlineMs,
     retryPeriodMs: o.retryPeriodMs,
     logger: log,
-    onStartedLeading: (signal) => {
+    onStartedLeading: (signal, term) => {
       metrics.leader.set({ name: 'detour-operator' }, 1);
       startCertificates();
-      startController(signal);
+      startController(signal, term);
     },
     onStoppedLeading: () => {
       metrics.leader.set({ name: 'detour-operator' }, 0);
