@@ -17,7 +17,9 @@ import { Informer } from './runtime/informer.js';
 import { WorkQueue, runWorkers } from './runtime/workqueue.js';
 import { startLeaderElection } from './runtime/leader-election.js';
 import { ControlHub } from './control/hub.js';
-import { buildControlServer } from './control/server.js';
+import { buildControlServer, setControlCertificate, type ControlServer } from './control/server.js';
+import { startServingSecretSource } from './control/tls-source.js';
+import type { KeyPairPem } from '../core/tls/certificates.js';
 import { authenticateSidecar } from './control/auth.js';
 import { InterceptReconciler, type Secret } from './reconcile/reconciler.js';
 import { interceptIndexers, NAMESPACE_INDEX, namespaceIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './reconcile/enqueue.js';
@@ -54,6 +56,12 @@ export interface OperatorOptions {
    * this replica leads. Omit when cert-manager (or nobody) manages them.
    */
   webhookCertificates?: WebhookCertificateOptions;
+  /**
+   * Serve the control channel over TLS with the serving Secret `secretName` in `namespace` (the
+   * webhook's, whose certificate also names the operator's Service), read by every replica.
+   * Omit for plain ws:// (tests, development).
+   */
+  controlTls?: { namespace: string; secretName: string };
 }
 
 export interface WebhookCertificateOptions {
@@ -63,6 +71,8 @@ export interface WebhookCertificateOptions {
   secretName: string;
   webhookConfigName: string;
   serviceName: string;
+  /** More DNS names for the serving certificate: the operator's Service, for the control channel. */
+  extraDnsNames?: string[];
 }
 
 export interface RunningOperator {
@@ -80,7 +90,7 @@ const CONTROLLER = 'intercept';
 /** Re-look after a 409 even if no watch event comes (the event normally comes first). */
 const CONFLICT_REQUEUE_MS = 1000;
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+function listen(server: Server | ControlServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
@@ -100,7 +110,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     if (!c) return;
     certificates = startCertificateManager({
       kube: o.kubeConfig, namespace: c.namespace, secretName: c.secretName, webhookConfigName: c.webhookConfigName,
-      serviceName: c.serviceName, clock: { now }, logger: log.child({ component: 'webhook-certificates' }),
+      serviceName: c.serviceName, extraDnsNames: c.extraDnsNames, clock: { now }, logger: log.child({ component: 'webhook-certificates' }),
+      // The leader serves its own new certificate at once; standbys read the Secret (tls-source).
+      onServingCertificate: (pair) => { if (controlTlsSource) applyControlCertificate(pair); },
     });
   };
   const stopCertificates = () => {
@@ -117,7 +129,19 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     logger: log.child({ component: 'control' }),
     authenticate: (token) => authenticateSidecar(client, token),
     accepting: () => ready,
+    tls: o.controlTls !== undefined,
   });
+  const applyControlCertificate = (pair: KeyPairPem) => {
+    try {
+      setControlCertificate(controlServer, pair);
+    } catch (err) {
+      log.warn({ reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }, 'Failed to apply the control channel certificate');
+    }
+  };
+  const controlTlsSource = o.controlTls
+    ? startServingSecretSource({ client, namespace: o.controlTls.namespace, name: o.controlTls.secretName, logger: log.child({ component: 'control-tls' }), onChange: applyControlCertificate })
+    : undefined;
+  await controlTlsSource?.check();
   const healthApp = buildHealthApp({ ready: () => ready });
   const metricsApp = buildMetricsApp(o.registry);
   const controlPort = await listen(controlServer, o.controlPort, host);
@@ -300,6 +324,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     async stop() {
       await elector.stop();
       stopCertificates();
+      controlTlsSource?.stop();
       const c = controller;
       controller = undefined;
       ready = false;

@@ -13,7 +13,7 @@ describe('parseSidecarEnv', () => {
     expect('config' in r && r.config).toEqual({
       podName: 'checkout-7d9f', workload: { kind: 'Deployment', namespace: 'shop', name: 'checkout' },
       ports: [{ name: 'http', appPort: 8080, listenPort: 15080 }],
-      operatorUrl: 'ws://detour-operator.detour-system.svc:8081/control', tokenPath: '/var/run/t/token',
+      operatorUrl: 'ws://detour-operator.detour-system.svc:8081/control', operatorCa: undefined, tokenPath: '/var/run/t/token',
       adminPort: 15020, tunnelPort: 15021, logLevel: 'info', appHost: '127.0.0.1', bindHost: undefined,
     });
   });
@@ -23,6 +23,7 @@ describe('parseSidecarEnv', () => {
     [{ DETOUR_PORTS: 'nope' }, /DETOUR_PORTS/],
     [{ DETOUR_ADMIN_PORT: 'abc' }, /DETOUR_ADMIN_PORT/],
     [{ DETOUR_LOG_LEVEL: 'loud' }, /DETOUR_LOG_LEVEL/],
+    [{ DETOUR_OPERATOR_CA: 'not a pem' }, /DETOUR_OPERATOR_CA/],
   ])('refuses %j', (patch, message) => {
     const r = parseSidecarEnv({ ...good, ...patch });
     expect('errors' in r && r.errors.join('\n')).toMatch(message);
@@ -31,6 +32,12 @@ describe('parseSidecarEnv', () => {
   it('accepts an empty port list: the sidecar idles instead of taking the pod down (issue 18.2)', () => {
     const r = parseSidecarEnv({ ...good, DETOUR_PORTS: '[]' });
     expect('config' in r && r.config.ports).toEqual([]);
+  });
+
+  it('reads the CA bundle that verifies the operator', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n';
+    const r = parseSidecarEnv({ ...good, DETOUR_OPERATOR_URL: 'wss://op:8081', DETOUR_OPERATOR_CA: pem });
+    expect('config' in r && r.config.operatorCa).toBe(pem);
   });
 
   it('runs without an operator (pass-through)', () => {

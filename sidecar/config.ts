@@ -19,6 +19,8 @@ export interface SidecarConfig {
   workload: WorkloadRef;
   ports: TakenOverPort[];
   operatorUrl: string | undefined;
+  /** PEM bundle to verify the operator's certificate with (wss://); undefined: the system's roots. */
+  operatorCa: string | undefined;
   tokenPath: string;
   adminPort: number;
   tunnelPort: number;
@@ -71,6 +73,9 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
   if (rawUrl) {
     try { operatorUrl = controlUrl(rawUrl); } catch { errors.push(`${SIDECAR_ENV.operatorUrl} is not a URL`); }
   }
+  const rawCa = env[SIDECAR_ENV.operatorCa];
+  const operatorCa = rawCa && rawCa.trim() !== '' ? rawCa : undefined;
+  if (operatorCa !== undefined && !operatorCa.includes('-----BEGIN CERTIFICATE-----')) errors.push(`${SIDECAR_ENV.operatorCa} must be a PEM bundle of CA certificates`);
   const level = env[SIDECAR_ENV.logLevel] ?? 'info';
   if (!LEVELS.has(level)) errors.push(`${SIDECAR_ENV.logLevel} must be one of ${[...LEVELS].join(', ')}`);
 
@@ -79,6 +84,7 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
     workload,
     ports,
     operatorUrl,
+    operatorCa,
     tokenPath: env[SIDECAR_ENV.tokenPath] || `${TOKEN_MOUNT_PATH}/token`,
     adminPort: port(env[SIDECAR_ENV.adminPort], SIDECAR_ADMIN_PORT, SIDECAR_ENV.adminPort, errors),
     tunnelPort: port(env[SIDECAR_ENV.tunnelPort], SIDECAR_TUNNEL_PORT, SIDECAR_ENV.tunnelPort, errors),

@@ -55,6 +55,7 @@ function sidecarEnv(config: InjectionConfig, workload: string, ports: PortPlan) 
     { name: SIDECAR_ENV.workload, value: workload },
     { name: SIDECAR_ENV.ports, value: JSON.stringify(ports.taken) },
     { name: SIDECAR_ENV.operatorUrl, value: config.operatorUrl },
+    ...(config.operatorCaPem ? [{ name: SIDECAR_ENV.operatorCa, value: config.operatorCaPem }] : []),
     { name: SIDECAR_ENV.tokenPath, value: `${TOKEN_MOUNT_PATH}/${TOKEN_FILE}` },
     { name: SIDECAR_ENV.adminPort, value: String(ports.adminPort) },
     { name: SIDECAR_ENV.tunnelPort, value: String(ports.tunnelPort) },

@@ -7,28 +7,31 @@ import WebSocket from 'ws';
 import { buildLogger } from '../../core/logging.js';
 import type { WorkloadRef } from '../../core/routing/table.js';
 import { ControlHub } from './hub.js';
-import { buildControlServer } from './server.js';
+import { buildCertificateAuthority, buildLeafCertificate, type KeyPairPem } from '../../core/tls/certificates.js';
+import { buildControlServer, setControlCertificate } from './server.js';
 
 const workload: WorkloadRef = { kind: 'Deployment', namespace: 'shop', name: 'checkout' };
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
-async function start(): Promise<{ hub: ControlHub; url: string }> {
+async function start(tls?: KeyPairPem): Promise<{ hub: ControlHub; url: string }> {
   const hub = new ControlHub(() => undefined);
   hub.reset('e1');
   const server = buildControlServer({
+    tls: tls !== undefined,
     hub,
     logger: buildLogger({ name: 't', level: 'silent' }),
     authenticate: async () => ({ namespace: 'shop', pod: 'checkout-1', workload }),
     accepting: () => true,
   });
+  if (tls) setControlCertificate(server, tls);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   cleanups.push(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
-  return { hub, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/control` };
+  return { hub, url: `${tls ? 'wss' : 'ws'}://127.0.0.1:${(server.address() as AddressInfo).port}/control` };
 }
 
-async function connect(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, { headers: { authorization: 'Bearer t' } });
+async function connect(url: string, ca?: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, { headers: { authorization: 'Bearer t' }, ...(ca ? { ca } : {}) });
   await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
   cleanups.push(async () => { ws.terminate(); });
   return ws;
@@ -60,5 +63,15 @@ describe('control server', () => {
     ws.send(JSON.stringify({ type: 'ack', epoch: 'e1', version: 1 }));
     await until(() => hub.stats(workload, 'shop/alice').ready === 1);
     expect(hub.stats(workload, 'shop/alice')).toEqual({ ready: 1, clients: 0 });
+  });
+
+  it('serves wss with the certificate it is handed, verifiable with the CA', async () => {
+    const now = new Date();
+    const ca = buildCertificateAuthority({ commonName: 'detour-ca', now });
+    const { hub, url } = await start(buildLeafCertificate({ ca, commonName: 'detour-operator', ipAddresses: ['127.0.0.1'], now }));
+    expect(url.startsWith('wss://')).toBe(true);
+    await connect(url, ca.certPem);
+    await until(() => hub.count() === 1);
+    expect(hub.count()).toBe(1);
   });
 });

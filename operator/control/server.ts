@@ -1,7 +1,8 @@
 // The control channel's WebSocket endpoint. The upgrade is authenticated before the socket is
 // accepted: no valid token → HTTP 401/403 and the socket is closed; not the leader → 503.
 
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CONTROL_PATH, parseSidecarMessage } from '../../core/control/protocol.js';
@@ -17,6 +18,19 @@ export interface ControlServerDeps {
   /** Only the leader accepts sidecars. */
   accepting(): boolean;
   pingIntervalMs?: number;
+  /**
+   * Serve TLS (wss://). The server starts without a certificate (handshakes fail, sidecars retry)
+   * until `setControlCertificate` hands one over.
+   */
+  tls?: boolean;
+}
+
+export type ControlServer = HttpServer | HttpsServer;
+
+/** Swaps the serving certificate of a TLS control server; open connections keep theirs. */
+export function setControlCertificate(server: ControlServer, pair: { certPem: string; keyPem: string }): void {
+  if (!('setSecureContext' in server)) throw new Error('the control server was not built with tls');
+  server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: 'TLSv1.2' });
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
@@ -24,12 +38,13 @@ function refuse(socket: Duplex, status: number, message: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
 }
 
-export function buildControlServer(deps: ControlServerDeps): Server {
+export function buildControlServer(deps: ControlServerDeps): ControlServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   let nextId = 1;
-  const server = createServer((_req, res) => {
+  const onRequest: RequestListener = (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end(`upgrade to a WebSocket at ${CONTROL_PATH}\n`);
-  });
+  };
+  const server: ControlServer = deps.tls ? createHttpsServer({ minVersion: 'TLSv1.2' }, onRequest) : createServer(onRequest);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
