@@ -157,10 +157,11 @@ describe('a Service that targets the app by number bypasses the sidecar (issue 1
 describe('a pod posing as part of a workload (issue 12.5)', () => {
   it('is refused on the control channel when its controller reference names a ReplicaSet by name with another uid', async () => {
     // Any pod the ReplicaSet controller made (ready or not): it authenticates as its Deployment.
-    const real = await waitForPod(client, ns, 'numeric');
+    await apps.createNamespacedDeployment({ namespace: ns, body: echoDeployment('genuine', { name: 'http', containerPort: 8080 }) });
+    const real = await waitForPod(client, ns, 'genuine');
     const rsRef = real.metadata.ownerReferences!.find((r) => r.kind === 'ReplicaSet')!;
     const realId = await authenticateSidecar(client, await podToken(client, real));
-    expect(realId.workload).toEqual({ kind: 'Deployment', namespace: ns, name: 'numeric' });
+    expect(realId.workload).toEqual({ kind: 'Deployment', namespace: ns, name: 'genuine' });
 
     // A pod anyone with pods/create can make: it names the same ReplicaSet, with a made-up uid. The
     // finalizer keeps it around after the garbage collector notices the missing owner.
