@@ -9,8 +9,14 @@ export const SIDECAR_ENV = {
   workload: 'DETOUR_WORKLOAD',
   /** JSON `TakenOverPort[]`. */
   ports: 'DETOUR_PORTS',
-  /** ws:// URL of the operator's control channel. */
+  /** wss:// (or ws://) URL of the operator's control channel. */
   operatorUrl: 'DETOUR_OPERATOR_URL',
+  /**
+   * PEM bundle of the CAs the operator's serving certificate must chain to (the serving Secret's
+   * ca.crt: the current CA, plus the previous one while a renewed CA settles). Absent: the
+   * system's roots.
+   */
+  operatorCa: 'DETOUR_OPERATOR_CA',
   /** File holding the projected service-account token (audience `detour`). */
   tokenPath: 'DETOUR_TOKEN_PATH',
   adminPort: 'DETOUR_ADMIN_PORT',

@@ -3,11 +3,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../core/logging.js';
 import { describeApiError } from '../core/errors.js';
-import type { Intercept } from '../core/api/intercept.js';
 import { resourcePath, type KubeClient } from '../core/kube/client.js';
 import type { PlannedEvent } from './reconcile/plan.js';
 
-export type EventRecorder = (i: Intercept, e: PlannedEvent) => Promise<void>;
+/** The object an Event is about: an Intercept, or a pod the operator has something to say about. */
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
+}
+
+export type EventRecorder = (i: InvolvedObject, e: PlannedEvent) => Promise<void>;
 
 export function buildEventRecorder(client: KubeClient, identity: string, logger: Logger): EventRecorder {
   return async (i, e) => {
@@ -32,7 +38,7 @@ export function buildEventRecorder(client: KubeClient, identity: string, logger:
         },
       });
     } catch (err) {
-      logger.warn({ intercept: `${ns}/${i.metadata.name}`, event: e.reason, ...describeApiError(err) }, 'Failed to record an event');
+      logger.warn({ object: `${i.kind} ${ns}/${i.metadata.name}`, event: e.reason, ...describeApiError(err) }, 'Failed to record an event');
     }
   };
 }

@@ -20,6 +20,9 @@
 //   DETOUR_WEBHOOK_SECRET         serving Secret the webhook mounts (default detour-webhook-tls)
 //   DETOUR_WEBHOOK_CONFIG_NAME    MutatingWebhookConfiguration whose caBundle is kept (default detour)
 //   DETOUR_WEBHOOK_SERVICE        the webhook's Service, named in the certificate (default detour-webhook)
+//   DETOUR_CONTROL_TLS            true: serve the control channel over TLS (wss) with the serving Secret
+//                                 DETOUR_WEBHOOK_SECRET (default false: plain ws, for development)
+//   DETOUR_OPERATOR_SERVICE       the operator's Service, also named in the certificate (default detour-operator)
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +32,7 @@ import { buildLogger } from '../core/logging.js';
 import { buildRegistry } from '../core/metrics.js';
 import { OPERATOR_CONTROL_PORT, OPERATOR_HEALTH_PORT, OPERATOR_METRICS_PORT } from '../core/constants.js';
 import { startOperator } from './operator.js';
+import { servingDnsNames } from '../core/tls/certificate-manager.js';
 
 const env = process.env;
 const logger = buildLogger({ name: 'detour-operator', level: (env.DETOUR_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info' });
@@ -38,6 +42,10 @@ async function main(): Promise<void> {
   const certManager = env.DETOUR_CERT_MANAGER ?? 'self';
   if (certManager !== 'self' && certManager !== 'cert-manager') throw new Error(`DETOUR_CERT_MANAGER must be self or cert-manager, got "${certManager}"`);
   const namespace = env.POD_NAMESPACE ?? 'detour-system';
+  const controlTls = env.DETOUR_CONTROL_TLS ?? 'false';
+  if (controlTls !== 'true' && controlTls !== 'false') throw new Error(`DETOUR_CONTROL_TLS must be true or false, got "${controlTls}"`);
+  const webhookSecret = env.DETOUR_WEBHOOK_SECRET ?? 'detour-webhook-tls';
+  const operatorService = env.DETOUR_OPERATOR_SERVICE ?? 'detour-operator';
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const operator = await startOperator({
@@ -57,10 +65,12 @@ async function main(): Promise<void> {
     retryPeriodMs: num(env.DETOUR_RETRY_PERIOD_SECONDS, 2) * 1000,
     webhookCertificates: certManager === 'cert-manager' ? undefined : {
       namespace,
-      secretName: env.DETOUR_WEBHOOK_SECRET ?? 'detour-webhook-tls',
+      secretName: webhookSecret,
       webhookConfigName: env.DETOUR_WEBHOOK_CONFIG_NAME ?? 'detour',
       serviceName: env.DETOUR_WEBHOOK_SERVICE ?? 'detour-webhook',
+      extraDnsNames: servingDnsNames(operatorService, namespace),
     },
+    controlTls: controlTls === 'true' ? { namespace, secretName: webhookSecret } : undefined,
   });
   logger.info({ controlPort: operator.controlPort, healthPort: operator.healthPort, metricsPort: operator.metricsPort, certificates: certManager }, 'Started operator');
   let stopping = false;

@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { API_GROUP, API_VERSION, INTERCEPT_NAME_LABEL, INTERCEPT_PLURAL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../core/constants.js';
 import { interceptKey, type Intercept } from '../core/api/intercept.js';
-import type { WorkloadRef } from '../core/routing/table.js';
+import { buildEpoch, type WorkloadRef } from '../core/routing/table.js';
 import type { Logger } from '../core/logging.js';
 import { classifyApiError, describeApiError } from '../core/errors.js';
 import { buildKubeClient, resourcePath } from '../core/kube/client.js';
@@ -17,11 +17,14 @@ import { Informer } from './runtime/informer.js';
 import { WorkQueue, runWorkers } from './runtime/workqueue.js';
 import { startLeaderElection } from './runtime/leader-election.js';
 import { ControlHub } from './control/hub.js';
-import { buildControlServer } from './control/server.js';
+import { buildControlServer, setControlCertificate, type ControlServer } from './control/server.js';
+import { startServingSecretSource } from './control/tls-source.js';
+import type { KeyPairPem } from '../core/tls/certificates.js';
 import { authenticateSidecar } from './control/auth.js';
 import { InterceptReconciler, type Secret } from './reconcile/reconciler.js';
-import { interceptIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './reconcile/enqueue.js';
+import { interceptIndexers, NAMESPACE_INDEX, namespaceIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './reconcile/enqueue.js';
 import type { Workload } from './reconcile/workload.js';
+import type { Service } from './reconcile/service-bypass.js';
 import { buildEventRecorder } from './events.js';
 import { buildOperatorMetrics } from './metrics.js';
 import { buildHealthApp, buildMetricsApp } from './health.js';
@@ -53,6 +56,12 @@ export interface OperatorOptions {
    * this replica leads. Omit when cert-manager (or nobody) manages them.
    */
   webhookCertificates?: WebhookCertificateOptions;
+  /**
+   * Serve the control channel over TLS with the serving Secret `secretName` in `namespace` (the
+   * webhook's, whose certificate also names the operator's Service), read by every replica.
+   * Omit for plain ws:// (tests, development).
+   */
+  controlTls?: { namespace: string; secretName: string };
 }
 
 export interface WebhookCertificateOptions {
@@ -62,6 +71,8 @@ export interface WebhookCertificateOptions {
   secretName: string;
   webhookConfigName: string;
   serviceName: string;
+  /** More DNS names for the serving certificate: the operator's Service, for the control channel. */
+  extraDnsNames?: string[];
 }
 
 export interface RunningOperator {
@@ -79,7 +90,7 @@ const CONTROLLER = 'intercept';
 /** Re-look after a 409 even if no watch event comes (the event normally comes first). */
 const CONFLICT_REQUEUE_MS = 1000;
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+function listen(server: Server | ControlServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
@@ -99,7 +110,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     if (!c) return;
     certificates = startCertificateManager({
       kube: o.kubeConfig, namespace: c.namespace, secretName: c.secretName, webhookConfigName: c.webhookConfigName,
-      serviceName: c.serviceName, clock: { now }, logger: log.child({ component: 'webhook-certificates' }),
+      serviceName: c.serviceName, extraDnsNames: c.extraDnsNames, clock: { now }, logger: log.child({ component: 'webhook-certificates' }),
+      // The leader serves its own new certificate at once; standbys read the Secret (tls-source).
+      onServingCertificate: (pair) => { if (controlTlsSource) applyControlCertificate(pair); },
     });
   };
   const stopCertificates = () => {
@@ -116,7 +129,19 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     logger: log.child({ component: 'control' }),
     authenticate: (token) => authenticateSidecar(client, token),
     accepting: () => ready,
+    tls: o.controlTls !== undefined,
   });
+  const applyControlCertificate = (pair: KeyPairPem) => {
+    try {
+      setControlCertificate(controlServer, pair);
+    } catch (err) {
+      log.warn({ reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }, 'Failed to apply the control channel certificate');
+    }
+  };
+  const controlTlsSource = o.controlTls
+    ? startServingSecretSource({ client, namespace: o.controlTls.namespace, name: o.controlTls.secretName, logger: log.child({ component: 'control-tls' }), onChange: applyControlCertificate })
+    : undefined;
+  await controlTlsSource?.check();
   const healthApp = buildHealthApp({ ready: () => ready });
   const metricsApp = buildMetricsApp(o.registry);
   const controlPort = await listen(controlServer, o.controlPort, host);
@@ -125,8 +150,8 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const healthPort = (healthApp.server.address() as AddressInfo).port;
   const metricsPort = (metricsApp.server.address() as AddressInfo).port;
 
-  function startController(signal: AbortSignal) {
-    const epoch = randomBytes(6).toString('hex');
+  function startController(signal: AbortSignal, term: number) {
+    const epoch = buildEpoch(term, randomBytes(6).toString('hex'));
     hub.reset(epoch);
     const clog = log.child({ controller: CONTROLLER, epoch });
     const queue = new WorkQueue({}, Date.now, (d) => metrics.workqueueDepth.set({ name: CONTROLLER }, d));
@@ -184,8 +209,20 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       handlers: { onAdd: onSecret, onUpdate: (_o, s) => onSecret(s), onDelete: onSecret },
     });
-    const informers = [intercepts, workloads.Deployment, workloads.StatefulSet, workloads.ReplicaSet, secrets];
-    const reconciler = new InterceptReconciler({ client, intercepts, workloads, secrets, hub, record: buildEventRecorder(client, o.identity, clog), logger: clog, now });
+    // A Service change can make one bypass the sidecar (or stop doing so): look again at the
+    // Intercepts of its namespace (Services change rarely; Intercepts per namespace are few).
+    const onService = (s: Service) => {
+      for (const i of intercepts.byIndex(NAMESPACE_INDEX, s.metadata.namespace ?? '')) add(interceptKey(i));
+    };
+    const services = new Informer<Service>({
+      ...common,
+      name: 'services',
+      path: resourcePath('', 'v1', 'services'),
+      indexers: namespaceIndexers,
+      handlers: { onAdd: onService, onUpdate: (_o, s) => onService(s), onDelete: onService },
+    });
+    const informers = [intercepts, workloads.Deployment, workloads.StatefulSet, workloads.ReplicaSet, secrets, services];
+    const reconciler = new InterceptReconciler({ client, intercepts, workloads, secrets, services, hub, record: buildEventRecorder(client, o.identity, clog), logger: clog, now });
 
     const process = async (key: string) => {
       const end = metrics.reconcileTime.startTimer({ controller: CONTROLLER });
@@ -261,10 +298,10 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     renewDeadlineMs: o.renewDeadlineMs,
     retryPeriodMs: o.retryPeriodMs,
     logger: log,
-    onStartedLeading: (signal) => {
+    onStartedLeading: (signal, term) => {
       metrics.leader.set({ name: 'detour-operator' }, 1);
       startCertificates();
-      startController(signal);
+      startController(signal, term);
     },
     onStoppedLeading: () => {
       metrics.leader.set({ name: 'detour-operator' }, 0);
@@ -287,6 +324,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     async stop() {
       await elector.stop();
       stopCertificates();
+      controlTlsSource?.stop();
       const c = controller;
       controller = undefined;
       ready = false;

@@ -14,7 +14,7 @@ describe('parseSidecarEnv', () => {
     expect('config' in r && r.config).toEqual({
       podName: 'checkout-7d9f', workload: { kind: 'Deployment', namespace: 'shop', name: 'checkout' },
       ports: [{ name: 'http', appPort: 8080, listenPort: 15080 }],
-      operatorUrl: 'ws://detour-operator.detour-system.svc:8081/control', tokenPath: '/var/run/t/token',
+      operatorUrl: 'ws://detour-operator.detour-system.svc:8081/control', operatorCa: undefined, tokenPath: '/var/run/t/token',
       adminPort: 15020, tunnelPort: 15021, logLevel: 'info', appHost: '127.0.0.1', bindHost: undefined,
       limits: DEFAULT_SIDECAR_LIMITS,
     });
@@ -23,12 +23,12 @@ describe('parseSidecarEnv', () => {
   it.each([
     [{ DETOUR_WORKLOAD: 'Job/x' }, /DETOUR_WORKLOAD/],
     [{ DETOUR_PORTS: 'nope' }, /DETOUR_PORTS/],
-    [{ DETOUR_PORTS: '[]' }, /lists no ports/],
     [{ DETOUR_ADMIN_PORT: 'abc' }, /DETOUR_ADMIN_PORT/],
     [{ DETOUR_LOG_LEVEL: 'loud' }, /DETOUR_LOG_LEVEL/],
     [{ DETOUR_MAX_CONNECTIONS: '-1' }, /DETOUR_MAX_CONNECTIONS must be a non-negative integer/],
     [{ DETOUR_MAX_TUNNELS: '0' }, /DETOUR_MAX_TUNNELS must be at least 1/],
     [{ DETOUR_REQUEST_TIMEOUT_SECONDS: '1.5' }, /DETOUR_REQUEST_TIMEOUT_SECONDS/],
+    [{ DETOUR_OPERATOR_CA: 'not a pem' }, /DETOUR_OPERATOR_CA/],
   ])('refuses %j', (patch, message) => {
     const r = parseSidecarEnv({ ...good, ...patch });
     expect('errors' in r && r.errors.join('\n')).toMatch(message);
@@ -37,6 +37,17 @@ describe('parseSidecarEnv', () => {
   it('reads limits, 0 turning the request timeout off', () => {
     const r = parseSidecarEnv({ ...good, DETOUR_MAX_CONNECTIONS: '64', DETOUR_REQUEST_TIMEOUT_SECONDS: '0', DETOUR_MAX_TUNNELS_PER_TOKEN: '2' });
     expect('config' in r && r.config.limits).toEqual({ ...DEFAULT_SIDECAR_LIMITS, maxConnections: 64, requestTimeoutSeconds: 0, maxTunnelsPerToken: 2 });
+  });
+
+  it('accepts an empty port list: the sidecar idles instead of taking the pod down (issue 18.2)', () => {
+    const r = parseSidecarEnv({ ...good, DETOUR_PORTS: '[]' });
+    expect('config' in r && r.config.ports).toEqual([]);
+  });
+
+  it('reads the CA bundle that verifies the operator', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n';
+    const r = parseSidecarEnv({ ...good, DETOUR_OPERATOR_URL: 'wss://op:8081', DETOUR_OPERATOR_CA: pem });
+    expect('config' in r && r.config.operatorCa).toBe(pem);
   });
 
   it('runs without an operator (pass-through)', () => {

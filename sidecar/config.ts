@@ -19,6 +19,8 @@ export interface SidecarConfig {
   workload: WorkloadRef;
   ports: TakenOverPort[];
   operatorUrl: string | undefined;
+  /** PEM bundle to verify the operator's certificate with (wss://); undefined: the system's roots. */
+  operatorCa: string | undefined;
   tokenPath: string;
   adminPort: number;
   tunnelPort: number;
@@ -80,7 +82,6 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
       if (typeof p.appPort !== 'number' || typeof p.listenPort !== 'number') throw new Error('each port needs numeric appPort and listenPort');
       return { name: typeof p.name === 'string' ? p.name : undefined, appPort: p.appPort, listenPort: p.listenPort };
     });
-    if (ports.length === 0) errors.push(`${SIDECAR_ENV.ports} lists no ports`);
   } catch (err) {
     errors.push(`${SIDECAR_ENV.ports} must be a JSON array of {name?, appPort, listenPort}: ${(err as Error).message}`);
   }
@@ -90,6 +91,9 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
   if (rawUrl) {
     try { operatorUrl = controlUrl(rawUrl); } catch { errors.push(`${SIDECAR_ENV.operatorUrl} is not a URL`); }
   }
+  const rawCa = env[SIDECAR_ENV.operatorCa];
+  const operatorCa = rawCa && rawCa.trim() !== '' ? rawCa : undefined;
+  if (operatorCa !== undefined && !operatorCa.includes('-----BEGIN CERTIFICATE-----')) errors.push(`${SIDECAR_ENV.operatorCa} must be a PEM bundle of CA certificates`);
   const level = env[SIDECAR_ENV.logLevel] ?? 'info';
   if (!LEVELS.has(level)) errors.push(`${SIDECAR_ENV.logLevel} must be one of ${[...LEVELS].join(', ')}`);
 
@@ -98,6 +102,7 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
     workload,
     ports,
     operatorUrl,
+    operatorCa,
     tokenPath: env[SIDECAR_ENV.tokenPath] || `${TOKEN_MOUNT_PATH}/token`,
     adminPort: port(env[SIDECAR_ENV.adminPort], SIDECAR_ADMIN_PORT, SIDECAR_ENV.adminPort, errors),
     tunnelPort: port(env[SIDECAR_ENV.tunnelPort], SIDECAR_TUNNEL_PORT, SIDECAR_ENV.tunnelPort, errors),

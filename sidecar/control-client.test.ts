@@ -11,6 +11,8 @@ import type { AckMessage, ReportMessage, SidecarToOperator } from '../core/contr
 import { buildLogger } from '../core/logging.js';
 import type { RoutingTable } from '../core/routing/table.js';
 import { request, startHarness, userRoute, waitFor, WORKLOAD, type Harness } from '../test/fixtures/sidecar-harness.js';
+import { buildCertificateAuthority, buildLeafCertificate, type KeyPairPem } from '../core/tls/certificates.js';
+import { createServer as createHttpsServer } from 'node:https';
 import { backoffDelay, buildControlClient, parseOperatorMessage } from './control-client.js';
 
 interface FakeOperator {
@@ -18,22 +20,37 @@ interface FakeOperator {
   url: string;
   connections: Array<{ auth: string | undefined; ws: WebSocket }>;
   received: SidecarToOperator[];
+  /** TLS handshakes the client broke off (TLS operators only). */
+  tlsErrors: number;
   push(table: RoutingTable, which?: number): void;
   close(): Promise<void>;
 }
 
-async function startOperator(port = 0): Promise<FakeOperator> {
-  const wss = new WebSocketServer({ port, host: '127.0.0.1' });
-  await new Promise<void>((r) => wss.once('listening', () => r()));
+async function startOperator(port = 0, tls?: KeyPairPem): Promise<FakeOperator> {
+  let https: ReturnType<typeof createHttpsServer> | undefined;
+  let wss: WebSocketServer;
+  if (tls) {
+    https = createHttpsServer({ cert: tls.certPem, key: tls.keyPem });
+    https.on('tlsClientError', () => { op.tlsErrors++; });
+    wss = new WebSocketServer({ server: https });
+    await new Promise<void>((r) => https!.listen(port, '127.0.0.1', () => r()));
+  } else {
+    wss = new WebSocketServer({ port, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+  }
   const op: FakeOperator = {
-    port: (wss.address() as net.AddressInfo).port,
+    port: ((https ?? wss).address() as net.AddressInfo).port,
     url: '',
     connections: [],
     received: [],
+    tlsErrors: 0,
     push(table, which = op.connections.length - 1) { op.connections[which]!.ws.send(JSON.stringify({ type: 'table', table })); },
-    close: () => new Promise<void>((resolve) => { for (const c of wss.clients) c.terminate(); wss.close(() => resolve()); }),
+    close: () => new Promise<void>((resolve) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close(() => { if (https) { https.close(() => resolve()); https.closeAllConnections(); } else resolve(); });
+    }),
   };
-  op.url = `ws://127.0.0.1:${op.port}/control`;
+  op.url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${op.port}/control`;
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     op.connections.push({ auth: req.headers.authorization, ws });
     ws.on('message', (d) => op.received.push(JSON.parse(d.toString()) as SidecarToOperator));
@@ -129,6 +146,45 @@ describe('control client', () => {
     expect(metrics).toMatch(/detour_sidecar_tunnel_active_streams/);
     expect(metrics).toMatch(/detour_sidecar_routing_table_version 1/);
     expect((await fetch(`${h.adminUrl}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('control channel over TLS (issue 12.4)', () => {
+  const now = new Date();
+  const caA = buildCertificateAuthority({ commonName: 'detour-ca-a', now });
+  const caB = buildCertificateAuthority({ commonName: 'detour-ca-b', now });
+  const servedByA = buildLeafCertificate({ ca: caA, commonName: 'detour-operator', ipAddresses: ['127.0.0.1'], now, usage: 'server' });
+
+  async function sidecarAgainst(op: FakeOperator, ca: string): Promise<Harness> {
+    const dir = await mkdtemp(join(tmpdir(), 'detour-ctl-'));
+    await writeFile(join(dir, 'token'), 'secret-token');
+    const h = await startHarness({ control: { url: op.url, readToken: () => readFile(join(dir, 'token'), 'utf8'), webSocketOptions: { ca } } });
+    cleanups.push(async () => { await h.close(); await rm(dir, { recursive: true }); });
+    return h;
+  }
+
+  it('refuses an operator whose certificate comes from another CA, and never sends it the token', async () => {
+    const op = await startOperator(0, servedByA);
+    cleanups.push(() => op.close());
+    const h = await sidecarAgainst(op, caB.certPem);
+    await waitFor(() => op.tlsErrors >= 1, 'a broken-off handshake');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(op.connections).toHaveLength(0);
+    expect(await (await fetch(`${h.adminUrl}/readyz`)).json()).toMatchObject({ ready: true, operatorConnected: false, tableVersion: 0 });
+  });
+
+  it('trusts a bundle with the old and the new CA (rotation), and refuses tables of an older term', async () => {
+    const op = await startOperator(0, servedByA);
+    cleanups.push(() => op.close());
+    const h = await sidecarAgainst(op, caB.certPem + caA.certPem);
+    await waitFor(() => op.connections.length === 1, 'a verified connection');
+    expect(op.connections[0]!.auth).toBe('Bearer secret-token');
+    op.push(table('5.aaaa', 1));
+    await waitFor(() => acks(op).length === 1);
+    op.push(table('4.bbbb', 99, [])); // a deposed leader's table: refused, the current one is acknowledged
+    await waitFor(() => acks(op).length === 2);
+    expect(acks(op)[1]).toEqual({ type: 'ack', epoch: '5.aaaa', version: 1 });
+    expect(await (await fetch(`${h.adminUrl}/readyz`)).json()).toMatchObject({ tableEpoch: '5.aaaa', tableVersion: 1 });
   });
 });
 

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { buildLogger } from '../core/logging.js';
 import { buildRegistry } from '../core/metrics.js';
+import { SIDECAR_ENV } from '../core/sidecar-config.js';
 import { parseSidecarEnv } from './config.js';
 import { buildSidecar } from './sidecar.js';
 
@@ -18,6 +19,10 @@ async function main(): Promise<void> {
   const { config } = parsed;
   const logger = buildLogger({ name: 'detour-sidecar', level: config.logLevel });
   if (config.operatorUrl === undefined) logger.warn('No operator URL configured; serving pass-through until a table arrives');
+  else if (config.operatorUrl.startsWith('ws://')) logger.warn({ url: config.operatorUrl }, 'The operator control channel is not encrypted (ws://): tables and reports travel in plaintext and the operator is not authenticated');
+  // Never take the pod down: with no port to take over (a numeric port without the iptables
+  // opt-in) the sidecar idles, Ready, and the app keeps receiving its traffic directly.
+  if (config.ports.length === 0) logger.warn(`Took over no port (${SIDECAR_ENV.ports} is empty): idling; the app receives its traffic directly. Name the container port (http) or opt in with detour.dev/iptables`);
   const sidecar = buildSidecar({
     podName: config.podName,
     workload: config.workload,
@@ -30,6 +35,9 @@ async function main(): Promise<void> {
     control: config.operatorUrl === undefined ? undefined : {
       url: config.operatorUrl,
       readToken: () => readFile(config.tokenPath, 'utf8'),
+      // wss://: the operator's certificate must chain to the injected bundle (old and new CA
+      // during a rotation); ws:// ignores it.
+      ...(config.operatorCa !== undefined ? { webSocketOptions: { ca: config.operatorCa } } : {}),
     },
     logger,
     registry: buildRegistry(),

@@ -42,4 +42,13 @@ describe('Router.decide', () => {
     expect(router.setTable(table(1, []))).toBe(false); // same version of the same epoch: stale
     expect(router.decide(8080, '/', { 'x-user': 'alice' }).kind).toBe('developer');
   });
+
+  it("refuses a table from an older leader's term, whatever its version (issue 12.4)", () => {
+    const router = new Router({ ports, registry: new TunnelRegistry(), workload, now: () => 0 });
+    expect(router.setTable({ version: 1, epoch: '5.aaaa', workload, routes: [route('shop/alice')] })).toBe(true);
+    expect(router.setTable({ version: 99, epoch: '4.bbbb', workload, routes: [] })).toBe(false);
+    expect(router.table.epoch).toBe('5.aaaa');
+    expect(router.decide(8080, '/', { 'x-user': 'alice' }).kind).toBe('fallback');
+    expect(router.setTable({ version: 1, epoch: '6.cccc', workload, routes: [] })).toBe(true);
+  });
 });

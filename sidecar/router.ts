@@ -3,7 +3,7 @@
 
 import { compileRoutes, headerLookup, matchRoute, type CompiledRoute, type CompiledRoutes, type NodeHeaders } from '../core/routing/match.js';
 import type { RoutingTable, WorkloadRef } from '../core/routing/table.js';
-import { emptyRoutingTable } from '../core/routing/table.js';
+import { emptyRoutingTable, isNewerTable } from '../core/routing/table.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
 import type { TunnelPeer, TunnelRegistry } from './tunnel-registry.js';
 
@@ -31,12 +31,6 @@ interface RouterState {
   table: RoutingTable;
   /** appPort → routes for that taken-over port. */
   byAppPort: Map<number, CompiledRoutes>;
-}
-
-/** Whether `next` replaces `current`: a new epoch always does; within an epoch only a higher version. */
-export function isNewerTable(current: RoutingTable, next: RoutingTable): boolean {
-  if (next.epoch !== current.epoch) return true;
-  return next.version > current.version;
 }
 
 export function planRouterState(table: RoutingTable, ports: readonly TakenOverPort[]): RouterState {

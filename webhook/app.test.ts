@@ -183,6 +183,20 @@ describe('webhook app: well-formed reviews', () => {
     expect(await registry.getSingleMetricAsString('detour_webhook_admissions_total')).toMatch(/result="injected"} 1/);
   });
 
+  it('hands the current operator CA bundle to each injected sidecar (it rotates between admissions)', async () => {
+    let ca = '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n';
+    const { app: withCa } = newApp({ operatorCa: () => ca });
+    const envOf = async () => {
+      const patched = applyJsonPatch(podObject(), decodePatch(expectWellFormedAnswer(await post(withCa, JSON.stringify(review())))));
+      const sidecar = patched.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!;
+      return (sidecar.env as Array<{ name: string; value?: string }>).find((e) => e.name === 'DETOUR_OPERATOR_CA')?.value;
+    };
+    expect(await envOf()).toBe(ca);
+    ca = `${ca}-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n`;
+    expect(await envOf()).toBe(ca);
+    await withCa.close();
+  });
+
   it('allows without a patch, and without a warning, a pod that did not opt in', async () => {
     const pod = podObject();
     pod.metadata.labels = { app: 'web' };

@@ -27,6 +27,8 @@ export interface WebhookAppDeps {
   metrics: WebhookMetrics;
   /** Serve HTTPS with this certificate (replace it later with `reloadServingCertificate`). */
   tls?: KeyPairPem;
+  /** The CA bundle sidecars verify the operator with, read when each pod is admitted (it rotates). */
+  operatorCa?: () => string | undefined;
   bodyLimitBytes?: number;
   /** The whole request must arrive within this time, or the connection gets 408 and is closed. */
   requestTimeoutMs?: number;
@@ -67,6 +69,13 @@ export function webhookServerOptions(tls: KeyPairPem | undefined, limits: Webhoo
 
 export function buildApp(deps: WebhookAppDeps): WebhookApp {
   const now = deps.monotonicNow ?? (() => performance.now());
+  // The configuration with the current operator CA, rebuilt only when the CA changes.
+  let withCa: { pem: string | undefined; config: InjectionConfig } = { pem: deps.config.operatorCaPem, config: deps.config };
+  const configFor = (pem: string | undefined): InjectionConfig => {
+    if (pem === undefined || pem === withCa.pem) return withCa.config;
+    withCa = { pem, config: { ...deps.config, operatorCaPem: pem } };
+    return withCa.config;
+  };
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -100,7 +109,7 @@ export function buildApp(deps: WebhookAppDeps): WebhookApp {
 
   app.post(MUTATE_PATH, { onRequest: requireJson }, async (request, reply) => {
     const started = now();
-    const decision = decideAdmission(request.body, deps.config);
+    const decision = decideAdmission(request.body, configFor(deps.operatorCa?.()));
     deps.metrics.observeAdmission(decision.result, Math.max(0, now() - started) / 1000);
     if (decision.statusCode === 400) {
       request.log.info({ code: decision.code, reason: decision.reason }, 'Rejected malformed AdmissionReview');

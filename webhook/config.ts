@@ -18,8 +18,10 @@ export interface InjectionConfig {
   sidecarCommand?: string[];
   sidecarArgs: string[];
   sidecarResources: { requests?: ResourceList; limits?: ResourceList };
-  /** ws:// URL of the operator's control channel, given to the sidecar. */
+  /** wss:// (or ws://) URL of the operator's control channel, given to the sidecar. */
   operatorUrl: string;
+  /** PEM bundle the sidecar verifies the operator's certificate with (DETOUR_OPERATOR_CA); the mounted ca.crt. */
+  operatorCaPem?: string;
   sidecarLogLevel: string;
   /** Resource limits written into the sidecar's env (SIDECAR_LIMIT_ENV); unset ones keep the sidecar's defaults. */
   sidecarLimits: Partial<SidecarLimits>;

@@ -7,6 +7,7 @@ import { buildLogger } from '../core/logging.js';
 import { buildRegistry } from '../core/metrics.js';
 import { startCertificateManager } from '../core/tls/certificate-manager.js';
 import type { KeyPairPem } from '../core/tls/certificates.js';
+import { readFile } from 'node:fs/promises';
 import { buildApp, buildMetricsApp, reloadServingCertificate, type WebhookApp } from './app.js';
 import { fetchCertificateFiles, startCertificateFileWatcher } from './certificate-files.js';
 import { buildWebhookMetrics } from './metrics.js';
@@ -55,7 +56,25 @@ async function main(): Promise<void> {
     stopCertificates = () => watcher.stop();
   }
 
-  const app = buildApp({ config: settings.injection, logger, metrics, tls: initial, isReady: () => true });
+  // The CA bundle for sidecars (the Secret's ca.crt), polled like the pair; files mode only.
+  let operatorCa: string | undefined;
+  const readCa = async () => {
+    try {
+      const pem = await readFile(settings.tlsCaPath, 'utf8');
+      if (pem.includes('-----BEGIN CERTIFICATE-----') && pem !== operatorCa) {
+        operatorCa = pem;
+        logger.info({ path: settings.tlsCaPath }, `Loaded the operator CA bundle for sidecars from ${settings.tlsCaPath}`);
+      }
+    } catch { /* no ca.crt (yet): sidecars verify with the system roots */ }
+  };
+  let caTimer: NodeJS.Timeout | undefined;
+  if (settings.certificateSource === 'files') {
+    await readCa();
+    caTimer = setInterval(() => void readCa(), 10_000);
+    caTimer.unref();
+  }
+
+  const app = buildApp({ config: settings.injection, logger, metrics, tls: initial, isReady: () => true, operatorCa: () => operatorCa });
   holder.app = app;
   const metricsApp = buildMetricsApp(registry, logger);
   await app.listen({ host: settings.host, port: settings.port });
@@ -65,6 +84,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'Stopping webhook');
     stopCertificates();
+    if (caTimer) clearInterval(caTimer);
     await Promise.allSettled([app.close(), metricsApp.close()]);
     process.exit(0);
   };

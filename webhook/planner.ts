@@ -4,6 +4,7 @@ import {
   DETOUR_UID, INJECTED_ANNOTATION, IPTABLES_ANNOTATION, IPTABLES_INIT_CONTAINER, SIDECAR_CONTAINER,
   TOKEN_AUDIENCE, TOKEN_MOUNT_PATH, TOKEN_VOLUME,
 } from '../core/constants.js';
+import { parseIptablesAnnotation } from '../core/iptables-annotation.js';
 import { INJECTION_RECORD_VERSION, PORTS_ANNOTATION, type InjectionRecord } from '../core/injection-record.js';
 import { buildPointer, type JsonPatchOperation } from '../core/json-patch.js';
 import { SIDECAR_ENV, SIDECAR_LIMIT_ENV, type SidecarLimits } from '../core/sidecar-config.js';
@@ -54,6 +55,7 @@ function sidecarEnv(config: InjectionConfig, workload: string, ports: PortPlan) 
     { name: SIDECAR_ENV.workload, value: workload },
     { name: SIDECAR_ENV.ports, value: JSON.stringify(ports.taken) },
     { name: SIDECAR_ENV.operatorUrl, value: config.operatorUrl },
+    ...(config.operatorCaPem ? [{ name: SIDECAR_ENV.operatorCa, value: config.operatorCaPem }] : []),
     { name: SIDECAR_ENV.tokenPath, value: `${TOKEN_MOUNT_PATH}/${TOKEN_FILE}` },
     { name: SIDECAR_ENV.adminPort, value: String(ports.adminPort) },
     { name: SIDECAR_ENV.tunnelPort, value: String(ports.tunnelPort) },
@@ -156,7 +158,7 @@ export function planInjection({ pod, namespace, config }: PlanInput): InjectionP
   const workloadRef = planWorkload(pod);
   const workload = formatWorkload(workloadRef);
   if (!INTERCEPTABLE_KINDS.includes(workloadRef.kind)) warnings.push(`owner ${workload} is not a Deployment, StatefulSet or ReplicaSet; Intercepts cannot target it`);
-  const iptablesRequested = annotations[IPTABLES_ANNOTATION] !== undefined && annotations[IPTABLES_ANNOTATION] !== 'false';
+  const iptablesRequested = parseIptablesAnnotation(annotations[IPTABLES_ANNOTATION]).mode !== 'off';
   if (iptablesRequested && ports.redirected.length === 0) warnings.push(`${IPTABLES_ANNOTATION} is set but there is no numeric port to redirect`);
   if (ports.named.length === 0 && ports.redirected.length === 0) {
     const names = [...new Set([...config.portNames, ...(annotations[PORTS_ANNOTATION] ?? '').split(',').map((s) => s.trim()).filter(Boolean)])];

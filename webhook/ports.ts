@@ -7,6 +7,7 @@
 // `detour.dev/iptables` annotation (or every other declared TCP port for `true`).
 
 import { RENAMED_PORT_PREFIX, SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT_FIRST, SIDECAR_TUNNEL_PORT } from '../core/constants.js';
+import { parseIptablesAnnotation } from '../core/iptables-annotation.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
 import type { Container, Pod } from './pod.js';
 
@@ -110,22 +111,20 @@ export function planPorts(pod: Pod, request: PortRequest): PortPlan {
 
   // Numeric redirects (iptables opt-in).
   const redirectPorts: number[] = [];
-  if (request.iptables !== undefined && request.iptables !== 'false') {
-    const namedPorts = new Set(claimed.map((t) => t.appPort));
-    if (request.iptables === 'true' || request.iptables === '') {
-      for (const c of pod.spec.containers) for (const p of portsOf(c)) {
-        if (isTcp(p.protocol) && !namedPorts.has(p.containerPort) && !redirectPorts.includes(p.containerPort)) redirectPorts.push(p.containerPort);
-      }
-    } else {
-      for (const item of splitList(request.iptables)) {
-        const n = /^[0-9]{1,5}$/.test(item) ? Number(item) : NaN;
-        if (!(n >= 1 && n <= 65535)) { warnings.push(`ignored "${item.slice(0, 20)}" in detour.dev/iptables: not a port number`); continue; }
-        if (namedPorts.has(n)) { warnings.push(`port ${n} is already taken over by name; not redirected`); continue; }
-        if (!redirectPorts.includes(n)) redirectPorts.push(n);
-      }
+  const optIn = parseIptablesAnnotation(request.iptables);
+  const namedPorts = new Set(claimed.map((t) => t.appPort));
+  if (optIn.mode === 'all') {
+    for (const c of pod.spec.containers) for (const p of portsOf(c)) {
+      if (isTcp(p.protocol) && !namedPorts.has(p.containerPort) && !redirectPorts.includes(p.containerPort)) redirectPorts.push(p.containerPort);
     }
-    for (const n of redirectPorts) usedNumbers.add(n);
+  } else if (optIn.mode === 'ports') {
+    for (const item of optIn.invalid) warnings.push(`ignored "${item}" in detour.dev/iptables: not a port number`);
+    for (const n of optIn.ports) {
+      if (namedPorts.has(n)) { warnings.push(`port ${n} is already taken over by name; not redirected`); continue; }
+      redirectPorts.push(n);
+    }
   }
+  for (const n of redirectPorts) usedNumbers.add(n);
 
   const allocate = (start: number): number => {
     let n = start;

@@ -20,6 +20,8 @@ export interface WebhookSettings {
   certificateSource: CertificateSource;
   tlsCertPath: string;
   tlsKeyPath: string;
+  /** The serving Secret's ca.crt: handed to injected sidecars to verify the operator (control channel). */
+  tlsCaPath: string;
   /** For `self`. */
   namespace: string;
   secretName: string;
@@ -104,6 +106,7 @@ export function readWebhookSettings(env: Env): WebhookSettings {
     certificateSource: source,
     tlsCertPath: `${tlsDir}/tls.crt`,
     tlsKeyPath: `${tlsDir}/tls.key`,
+    tlsCaPath: `${tlsDir}/ca.crt`,
     namespace: env.POD_NAMESPACE ?? 'detour-system',
     secretName: env.DETOUR_WEBHOOK_SECRET ?? 'detour-webhook-tls',
     webhookConfigName: env.DETOUR_WEBHOOK_CONFIGURATION ?? 'detour',

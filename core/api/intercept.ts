@@ -76,6 +76,8 @@ export const CONDITION = {
   sidecarsReady: 'SidecarsReady',
   routed: 'Routed',
   clientConnected: 'ClientConnected',
+  /** False when a Service that selects the workload's pods targets the app behind the sidecar's back. */
+  servicesReachSidecar: 'ServicesReachSidecar',
 } as const;
 
 /** `namespace/name`, the key of an Intercept in queues and routes. */

@@ -43,10 +43,32 @@ export interface WorkloadRef {
 export interface RoutingTable {
   /** Monotonic per workload within one operator leader term; sidecars ignore a lower version from the same epoch. */
   version: number;
-  /** Changes when a new leader starts numbering; a sidecar accepts any version of a new epoch. */
+  /**
+   * Changes when a new leader starts numbering: `<term>.<random>` (buildEpoch), where term is the
+   * leader-election Lease's leaseTransitions when the leader took it. A sidecar accepts any version
+   * of a new epoch of the same or a higher term, and refuses tables of an older term (a deposed
+   * leader's).
+   */
   epoch: string;
   workload: WorkloadRef;
   routes: Route[];
+}
+
+/** `<term>.<random>`: the leader's term (Lease leaseTransitions) first, so terms order epochs. */
+export function buildEpoch(term: number, random: string): string {
+  return `${term}.${random}`;
+}
+
+/** The term of an epoch; -1 for an epoch without one (the empty table's, or a pre-term operator's). */
+export function epochTerm(epoch: string): number {
+  const m = /^(\d{1,15})\.[0-9a-z]{1,48}$/.exec(epoch);
+  return m ? Number(m[1]) : -1;
+}
+
+/** Whether `next` replaces `current`: a newer term always does, an older term never, and within an epoch only a higher version. */
+export function isNewerTable(current: RoutingTable, next: RoutingTable): boolean {
+  if (next.epoch === current.epoch) return next.version > current.version;
+  return epochTerm(next.epoch) >= epochTerm(current.epoch);
 }
 
 export function emptyRoutingTable(workload: WorkloadRef): RoutingTable {

@@ -1,6 +1,7 @@
 // Authenticates a sidecar's control-channel connection: the projected service-account token
 // (audience "detour") goes through TokenReview; the bound pod named in the token must exist with
-// the same uid and service account; its controller chain names the workload it belongs to.
+// the same uid and service account; its controller chain (each owner checked by uid) names the
+// workload it belongs to.
 
 import { TOKEN_AUDIENCE } from '../../core/constants.js';
 import type { WorkloadRef } from '../../core/routing/table.js';
@@ -29,26 +30,48 @@ interface TokenReview {
 
 interface Owned { metadata: ObjectMeta; spec?: { serviceAccountName?: string } }
 
-function controllerOf(o: Owned): { kind: string; name: string } | undefined {
+interface ControllerRef { apiVersion?: string; kind: string; name: string; uid?: string }
+
+function controllerOf(o: Owned): ControllerRef | undefined {
   return o.metadata.ownerReferences?.find((r) => r.controller);
 }
 
-/** The workload a pod belongs to, following its controller references (Pod → ReplicaSet → Deployment, Pod → StatefulSet). */
-export async function resolvePodWorkload(client: KubeClient, namespace: string, pod: Owned): Promise<WorkloadRef | undefined> {
-  const owner = controllerOf(pod);
-  if (!owner) return undefined;
-  if (owner.kind === 'StatefulSet') return { kind: 'StatefulSet', namespace, name: owner.name };
-  if (owner.kind !== 'ReplicaSet') return undefined;
-  let rs: Owned;
+const PLURAL = { ReplicaSet: 'replicasets', StatefulSet: 'statefulsets', Deployment: 'deployments' } as const;
+
+/**
+ * The owner the reference names, only when it exists in the `apps` group with the uid the reference
+ * carries: an ownerReference is written by whoever creates the object, so a name alone proves
+ * nothing (a pod could name another team's Deployment's ReplicaSet and receive its routes).
+ */
+async function fetchOwner(client: KubeClient, namespace: string, ref: ControllerRef, kind: keyof typeof PLURAL): Promise<Owned | undefined> {
+  if (ref.kind !== kind || ref.apiVersion !== 'apps/v1' || !ref.uid) return undefined;
+  let owner: Owned;
   try {
-    rs = await client.request<Owned>('GET', resourcePath('apps', 'v1', 'replicasets', namespace, owner.name));
+    owner = await client.request<Owned>('GET', resourcePath('apps', 'v1', PLURAL[kind], namespace, ref.name));
   } catch (err) {
     if (classifyApiError(err) === 'not-found') return undefined;
     throw err;
   }
+  return owner.metadata.uid === ref.uid ? owner : undefined;
+}
+
+/**
+ * The workload a pod belongs to, following its controller references (Pod → ReplicaSet → Deployment,
+ * Pod → StatefulSet) and checking at every step that the owner exists with the referenced uid.
+ * Undefined when the chain does not hold.
+ */
+export async function resolvePodWorkload(client: KubeClient, namespace: string, pod: Owned): Promise<WorkloadRef | undefined> {
+  const owner = controllerOf(pod);
+  if (!owner) return undefined;
+  if (owner.kind === 'StatefulSet') {
+    return (await fetchOwner(client, namespace, owner, 'StatefulSet')) ? { kind: 'StatefulSet', namespace, name: owner.name } : undefined;
+  }
+  const rs = await fetchOwner(client, namespace, owner, 'ReplicaSet');
+  if (!rs) return undefined;
   const top = controllerOf(rs);
-  if (top?.kind === 'Deployment') return { kind: 'Deployment', namespace, name: top.name };
-  return { kind: 'ReplicaSet', namespace, name: owner.name };
+  if (!top) return { kind: 'ReplicaSet', namespace, name: owner.name };
+  if (top.kind !== 'Deployment') return undefined;
+  return (await fetchOwner(client, namespace, top, 'Deployment')) ? { kind: 'Deployment', namespace, name: top.name } : undefined;
 }
 
 export async function authenticateSidecar(client: KubeClient, token: string): Promise<SidecarIdentity> {
@@ -74,6 +97,6 @@ export async function authenticateSidecar(client: KubeClient, token: string): Pr
   if (podUid && pod.metadata.uid !== podUid) throw new AuthError(403, `pod ${namespace}/${podName} was replaced`);
   if ((pod.spec?.serviceAccountName ?? 'default') !== serviceAccount) throw new AuthError(403, 'service account does not run the pod');
   const workload = await resolvePodWorkload(client, namespace, pod);
-  if (!workload) throw new AuthError(403, `pod ${namespace}/${podName} belongs to no Deployment, StatefulSet or ReplicaSet`);
+  if (!workload) throw new AuthError(403, `pod ${namespace}/${podName} belongs to no Deployment, StatefulSet or ReplicaSet (its controller references, checked by uid)`);
   return { namespace, pod: podName, workload };
 }

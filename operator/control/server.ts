@@ -1,10 +1,11 @@
 // The control channel's WebSocket endpoint. The upgrade is authenticated before the socket is
 // accepted: no valid token → HTTP 401/403 and the socket is closed; not the leader → 503.
 
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CONTROL_PATH, type SidecarToOperator } from '../../core/control/protocol.js';
+import { CONTROL_PATH, parseSidecarMessage } from '../../core/control/protocol.js';
 import type { Logger } from '../../core/logging.js';
 import { describeApiError } from '../../core/errors.js';
 import { AuthError, type SidecarIdentity } from './auth.js';
@@ -17,6 +18,19 @@ export interface ControlServerDeps {
   /** Only the leader accepts sidecars. */
   accepting(): boolean;
   pingIntervalMs?: number;
+  /**
+   * Serve TLS (wss://). The server starts without a certificate (handshakes fail, sidecars retry)
+   * until `setControlCertificate` hands one over.
+   */
+  tls?: boolean;
+}
+
+export type ControlServer = HttpServer | HttpsServer;
+
+/** Swaps the serving certificate of a TLS control server; open connections keep theirs. */
+export function setControlCertificate(server: ControlServer, pair: { certPem: string; keyPem: string }): void {
+  if (!('setSecureContext' in server)) throw new Error('the control server was not built with tls');
+  server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: 'TLSv1.2' });
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
@@ -24,12 +38,13 @@ function refuse(socket: Duplex, status: number, message: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
 }
 
-export function buildControlServer(deps: ControlServerDeps): Server {
+export function buildControlServer(deps: ControlServerDeps): ControlServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   let nextId = 1;
-  const server = createServer((_req, res) => {
+  const onRequest: RequestListener = (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end(`upgrade to a WebSocket at ${CONTROL_PATH}\n`);
-  });
+  };
+  const server: ControlServer = deps.tls ? createHttpsServer({ minVersion: 'TLSv1.2' }, onRequest) : createServer(onRequest);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -57,6 +72,7 @@ export function buildControlServer(deps: ControlServerDeps): Server {
 
   function accept(ws: WebSocket, id: SidecarIdentity): void {
     let alive = true;
+    let refused = 0;
     const conn: SidecarConnection = {
       id: nextId++,
       pod: id.pod,
@@ -76,14 +92,15 @@ export function buildControlServer(deps: ControlServerDeps): Server {
     ping.unref();
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      let msg: SidecarToOperator;
-      try {
-        msg = JSON.parse(data.toString()) as SidecarToOperator;
-      } catch {
-        return log.warn('Ignored an unparsable control message');
+      const msg = parseSidecarMessage(data.toString());
+      if ('error' in msg) {
+        // Refused, never summed into status (a string "clients" once broke every status write).
+        refused++;
+        if (refused === 1 || refused % 100 === 0) log.warn({ why: msg.error, refused }, 'Refused an invalid control message');
+        return;
       }
-      if (msg.type === 'ack' && typeof msg.version === 'number' && typeof msg.epoch === 'string') deps.hub.ack(conn, msg.epoch, msg.version);
-      else if (msg.type === 'report' && msg.intercepts && typeof msg.intercepts === 'object') deps.hub.report(conn, msg.intercepts);
+      if (msg.type === 'ack') deps.hub.ack(conn, msg.epoch, msg.version);
+      else deps.hub.report(conn, msg.intercepts);
     });
     ws.on('close', () => {
       clearInterval(ping);

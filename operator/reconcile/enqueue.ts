@@ -27,8 +27,12 @@ export function interceptWorkloadKey(i: Intercept): string {
   return workloadKey(workloadOf(i));
 }
 
+/** Informer index by namespace (Intercepts and Services). */
+export const NAMESPACE_INDEX = 'namespace';
+export const namespaceIndexers = { [NAMESPACE_INDEX]: (o: { metadata: { namespace?: string } }) => [o.metadata.namespace ?? ''] };
+
 /** The indexers to give the Intercept informer. */
-export const interceptIndexers = { [WORKLOAD_INDEX]: (i: Intercept) => [interceptWorkloadKey(i)] };
+export const interceptIndexers = { [WORKLOAD_INDEX]: (i: Intercept) => [interceptWorkloadKey(i)], ...namespaceIndexers };
 
 /** What other intercepts' conflict decision reads from this one. */
 function standing(i: Intercept): string {

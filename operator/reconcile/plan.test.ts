@@ -106,6 +106,59 @@ describe('planIntercept: effects', () => {
   });
 });
 
+describe('planIntercept: a sidecar that idles for the port (issue 18.2)', () => {
+  const injected = (name: string, ports: Array<{ name?: string; appPort: number; listenPort: number }>) => ({
+    metadata: { name, uid: `uid-${name}`, annotations: { 'detour.dev/injected': JSON.stringify({ version: 1, sidecar: 'detour-sidecar', native: true, workload: 'Deployment/checkout', ports, renamed: [], redirected: [], adminPort: 15020, tunnelPort: 15021, image: 'i' }) } },
+    spec: { containers: [{ name: 'app' }], initContainers: [{ name: 'detour-sidecar' }] },
+    status: { phase: 'Running' },
+  });
+
+  it('says on each pod that its sidecar does not take the numeric port over, and the Intercept says why', () => {
+    const plan = planIntercept(gathered({ intercept: intercept({ port: 8080 }), pods: [injected('checkout-1', []), injected('checkout-2', [])] }), now);
+    expect(plan.phase).toBe('Failed');
+    expect(plan.status.conditions!.find((c) => c.type === 'Routed')).toMatchObject({ status: 'False', reason: 'NumericPortNeedsIptables' });
+    expect(plan.podEvents.map((e) => [e.pod.metadata.name, e.event.type, e.event.reason])).toEqual([['checkout-1', 'Warning', 'PortNotTakenOver'], ['checkout-2', 'Warning', 'PortNotTakenOver']]);
+    expect(plan.podEvents[0]!.event.message).toContain('detour.dev/iptables');
+  });
+
+  it('reports pods injected before the port was taken over, and none once it is', () => {
+    const idle = planIntercept(gathered({ pods: [injected('checkout-1', [{ name: 'http', appPort: 8080, listenPort: 15080 }]), injected('checkout-old', [])] }), now);
+    expect(idle.status.conditions!.find((c) => c.type === 'SidecarsReady')).toMatchObject({ status: 'False', reason: 'PortNotTakenOver' });
+    expect(idle.status.conditions!.find((c) => c.type === 'SidecarsReady')!.message).toContain('checkout-old');
+    expect(idle.podEvents.map((e) => e.pod.metadata.name)).toEqual(['checkout-old']);
+    const fine = planIntercept(gathered({ pods: [injected('checkout-1', [{ name: 'http', appPort: 8080, listenPort: 15080 }])] }), now);
+    expect(fine.podEvents).toEqual([]);
+    expect(fine.status.conditions!.find((c) => c.type === 'SidecarsReady')!.status).toBe('True');
+  });
+});
+
+describe('planIntercept: Services that bypass the sidecar (issue 18.4)', () => {
+  const service = (targetPort: number | string) => ({ metadata: { name: 'checkout', namespace: 'shop' }, spec: { selector: { app: 'checkout' }, ports: [{ name: 'web', port: 80, targetPort }] } });
+  const labelled = () => { const w = workload(); w.spec.template.metadata!.labels!.app = 'checkout'; return w; };
+
+  it.each<[string, number | string, string, string]>([
+    ['a numeric targetPort bypasses the sidecar', 8080, 'False', 'ServiceBypassesSidecar'],
+    ['a named targetPort reaches it', 'http', 'True', 'TargetPortNamed'],
+  ])('%s', (_n, targetPort, status, reason) => {
+    const plan = planIntercept(gathered({ workload: labelled(), services: [service(targetPort)] }), now);
+    const c = plan.status.conditions!.find((x) => x.type === 'ServicesReachSidecar')!;
+    expect(c).toMatchObject({ status, reason });
+    expect(plan.events.some((e) => e.reason === 'ServiceBypassesSidecar' && e.type === 'Warning')).toBe(status === 'False');
+    if (status === 'False') expect(c.message).toMatch(/^Service checkout port web \(targetPort: 8080\).*set targetPort: http.*detour.dev\/iptables: "8080"/);
+  });
+
+  it('warns once, not on every pass', () => {
+    const first = planIntercept(gathered({ workload: labelled(), services: [service(8080)] }), now);
+    const second = planIntercept(gathered({ intercept: intercept({}, {}, first.status), workload: labelled(), services: [service(8080)] }), now);
+    expect(second.events).toEqual([]);
+    expect(second.statusChanged).toBe(false);
+  });
+
+  it('says nothing about Services it did not look at', () => {
+    expect(planIntercept(gathered(), now).status.conditions!.some((c) => c.type === 'ServicesReachSidecar')).toBe(false);
+  });
+});
+
 describe('planIntercept: status is written only when it changed', () => {
   it('a second pass over its own status changes nothing and emits no event', () => {
     const first = planIntercept(gathered(), now);

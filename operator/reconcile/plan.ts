@@ -10,7 +10,8 @@ import type { Route } from '../../core/routing/table.js';
 import { INJECT_LABEL } from '../../core/constants.js';
 import { canonicalJson } from '../canonical-json.js';
 import { broadMirrorProblem } from './broad-mirror.js';
-import { desiredReplicas, isOptedIn, podsWithoutSidecar, resolvePort, type Pod, type Workload } from './workload.js';
+import { describeBypass, planServiceBypass, type Service } from './service-bypass.js';
+import { desiredReplicas, isOptedIn, podsNotTakingOver, podsWithoutSidecar, resolvePort, type Pod, type Workload } from './workload.js';
 
 export interface SidecarStats {
   /** Sidecars of the workload connected to the operator and serving its current table. */
@@ -32,6 +33,8 @@ export interface Gathered {
   /** The token Secret exists but belongs to something else. */
   tokenSecretForeign?: boolean;
   sidecars: SidecarStats;
+  /** Services in the Intercept's namespace; undefined when they were not gathered. */
+  services?: Service[];
 }
 
 export interface PlannedEvent {
@@ -51,6 +54,8 @@ export interface Plan {
   status: InterceptStatus;
   statusChanged: boolean;
   events: PlannedEvent[];
+  /** Events about pods (by uid, so the recorder can say each once per pod). */
+  podEvents: { pod: Pod; event: PlannedEvent }[];
   /** Look again after this long (expiry), in milliseconds. */
   requeueAfterMs?: number;
 }
@@ -153,6 +158,17 @@ export function planIntercept(g: Gathered, now: Date): Plan {
 
   const routed = notRoutedReason === undefined;
   const missing = routed && g.workload ? podsWithoutSidecar(g.pods) : [];
+  // Pods whose sidecar idles for this port: said on the pod itself, routed or not (issue 18.2: a
+  // numeric port without the opt-in; the Intercept's own reason says what to change).
+  const idle = g.workload && phase !== 'Expired' && !i.metadata.deletionTimestamp ? podsNotTakingOver(g.pods, port) : [];
+  const podEvents: Plan['podEvents'] = idle.map((pod) => ({
+    pod,
+    event: {
+      type: 'Warning',
+      reason: 'PortNotTakenOver',
+      message: `The Detour sidecar does not take over port ${port} of this pod and passes its traffic straight to the app; Intercept ${interceptKey(i)} cannot route it: ${typeof port === 'number' ? `add ${port} to the annotation detour.dev/iptables of the pod template` : `name the container port ${port} (or list it in the annotation detour.dev/ports)`} and restart the pods`,
+    },
+  }));
 
   // SidecarsReady
   if (!routed || !g.workload) {
@@ -162,6 +178,9 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   } else if (missing.length > 0) {
     const names = missing.slice(0, 5).map((p) => p.metadata.name).join(', ') + (missing.length > 5 ? `, and ${missing.length - 5} more` : '');
     cond(CONDITION.sidecarsReady, 'False', 'SidecarMissing', `${plural(missing.length, 'pod')} of ${ref} without the detour-sidecar container (${names}): created before the opt-in or while the webhook was unreachable; restart them (kubectl rollout restart) to inject the sidecar`);
+  } else if (idle.length > 0) {
+    const names = idle.slice(0, 5).map((p) => p.metadata.name).join(', ') + (idle.length > 5 ? `, and ${idle.length - 5} more` : '');
+    cond(CONDITION.sidecarsReady, 'False', 'PortNotTakenOver', `${plural(idle.length, 'pod')} of ${ref} carry a sidecar that does not take over port ${port} and passes its traffic by (${names}): injected before the port was named or opted in; restart them (kubectl rollout restart)`);
   } else if (g.sidecars.ready < desired || desired === 0) {
     cond(CONDITION.sidecarsReady, 'False', 'SidecarsConnecting', `${g.sidecars.ready} of ${plural(desired, 'replica')} have a sidecar connected to the operator`);
   } else {
@@ -177,6 +196,19 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   const fallback = i.spec.fallback ?? 'App';
   if (clients > 0) cond(CONDITION.clientConnected, 'True', 'Connected', `${plural(clients, 'developer connection')}`);
   else cond(CONDITION.clientConnected, 'False', 'NoClient', routed ? `no developer connected: matching requests ${fallback === 'App' ? 'go to the app' : 'get 503'} (fallback ${fallback}); run detour connect` : 'not routed');
+
+  // ServicesReachSidecar: a Service that targets the app's port by number goes past the sidecar.
+  if (g.services !== undefined && routed && g.workload && portCheck?.ok && typeof port === 'string' && portCheck.containerPort !== undefined) {
+    const bypass = planServiceBypass(g.services, g.workload.spec.template, port, portCheck.containerPort);
+    if (bypass.length === 0) {
+      cond(CONDITION.servicesReachSidecar, 'True', 'TargetPortNamed', `every Service that selects the pods of ${ref} reaches port ${port} through the sidecar`);
+    } else {
+      const message = describeBypass(bypass, port, portCheck.containerPort, ref);
+      cond(CONDITION.servicesReachSidecar, 'False', 'ServiceBypassesSidecar', message);
+      const before = i.status?.conditions?.find((c) => c.type === CONDITION.servicesReachSidecar);
+      if (before?.status !== 'False' || before.message !== message) events.push({ type: 'Warning', reason: 'ServiceBypassesSidecar', message: message.charAt(0).toUpperCase() + message.slice(1) });
+    }
+  }
 
   const status: InterceptStatus = {
     phase,
@@ -217,7 +249,7 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   }
 
   const requeueAfterMs = expiresAt && now.getTime() < expiresAt.getTime() ? expiresAt.getTime() - now.getTime() : undefined;
-  return { phase, optIn, mintToken, route, status, statusChanged: !sameStatus(i.status, status), events, requeueAfterMs };
+  return { phase, optIn, mintToken, route, status, statusChanged: !sameStatus(i.status, status), events, podEvents, requeueAfterMs };
 }
 
 /** Deep equality of two statuses as JSON (key order independent). */

@@ -13,9 +13,10 @@ import type { Informer } from '../runtime/informer.js';
 import type { ControlHub } from '../control/hub.js';
 import type { EventRecorder } from '../events.js';
 import { normalisedPort, planConflicts } from './conflicts.js';
-import { WORKLOAD_INDEX, workloadIndexKey, workloadOf } from './enqueue.js';
+import { NAMESPACE_INDEX, WORKLOAD_INDEX, workloadIndexKey, workloadOf } from './enqueue.js';
 import { OwnWrites } from './own-writes.js';
 import { isRoutable, planIntercept, type Gathered } from './plan.js';
+import type { Service } from './service-bypass.js';
 import type { Pod, Workload } from './workload.js';
 
 export interface Secret {
@@ -29,6 +30,8 @@ export interface ReconcilerDeps {
   intercepts: Informer<Intercept>;
   workloads: Record<Workload['kind'], Informer<Workload>>;
   secrets: Informer<Secret>;
+  /** Services (with `namespaceIndexers`), to find the ones that bypass the sidecar; absent: not looked at. */
+  services?: Informer<Service>;
   hub: ControlHub;
   record: EventRecorder;
   logger: Logger;
@@ -52,6 +55,8 @@ function ownsIt(s: Secret, i: Intercept): boolean {
 export class InterceptReconciler {
   /** Our own writes the cache has not shown yet (read-your-writes). */
   private readonly written = new OwnWrites<Intercept>();
+  /** `uid/reason` of the pod Events already recorded by this process: each is said once per pod. */
+  private readonly podEventsSaid = new Set<string>();
 
   constructor(private readonly d: ReconcilerDeps) {}
 
@@ -121,6 +126,7 @@ export class InterceptReconciler {
       tokenHash: token ? hashToken(token) : undefined,
       tokenSecretForeign: foreign,
       sidecars: d.hub.stats(workload, key),
+      services: d.services?.byIndex(NAMESPACE_INDEX, ns),
     };
 
     // Decide.
@@ -177,6 +183,13 @@ export class InterceptReconciler {
       if (i.status?.phase !== plan.phase) d.logger.info({ intercept: key, phase: plan.phase, from: i.status?.phase }, 'Updated intercept phase');
     }
     for (const e of plan.events) await d.record(i, e);
+    for (const { pod, event } of plan.podEvents) {
+      const said = `${pod.metadata.uid ?? pod.metadata.name}/${event.reason}`;
+      if (this.podEventsSaid.has(said)) continue;
+      if (this.podEventsSaid.size >= 10_000) this.podEventsSaid.clear();
+      this.podEventsSaid.add(said);
+      await d.record({ apiVersion: 'v1', kind: 'Pod', metadata: { ...pod.metadata, namespace: ns } }, event);
+    }
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs + 50 } : {};
   }
 

@@ -13,6 +13,10 @@ describe('resolvePort', () => {
     ['a name no container declares', template(), 'grpc', false, 'PortNotFound'],
     ['a number without the iptables opt-in', template(), 8080, false, 'NumericPortNeedsIptables'],
     ['a number with the iptables opt-in', template({ 'detour.dev/iptables': 'true' }), 8080, true, undefined],
+    ['a number listed in the iptables port list (docs/webhook.md)', template({ 'detour.dev/iptables': '8080' }), 8080, true, undefined],
+    ['a number among several listed', template({ 'detour.dev/iptables': '9000, 8080' }), 8080, true, undefined],
+    ['a number the port list does not name', template({ 'detour.dev/iptables': '9000' }), 8080, false, 'NumericPortNeedsIptables'],
+    ['a number with the opt-in switched off', template({ 'detour.dev/iptables': 'false' }), 8080, false, 'NumericPortNeedsIptables'],
   ])('%s', (_n, t, port, ok, reason) => {
     const r = resolvePort('Deployment/checkout', t, port);
     expect(r.ok).toBe(ok);

@@ -1,6 +1,8 @@
 // Plain-JSON shapes of the workload objects the operator reads, and pure helpers over them.
 
-import { IPTABLES_ANNOTATION, INJECT_LABEL, RENAMED_PORT_PREFIX, SIDECAR_CONTAINER } from '../../core/constants.js';
+import { INJECTED_ANNOTATION, IPTABLES_ANNOTATION, INJECT_LABEL, RENAMED_PORT_PREFIX, SIDECAR_CONTAINER } from '../../core/constants.js';
+import { parseInjectionRecord, type InjectionRecord } from '../../core/injection-record.js';
+import { iptablesCovers, parseIptablesAnnotation } from '../../core/iptables-annotation.js';
 import type { ObjectMeta, WorkloadKind } from '../../core/api/intercept.js';
 
 export interface ContainerPort { name?: string; containerPort: number; protocol?: string }
@@ -34,11 +36,13 @@ function describePorts(t: PodTemplate): string {
 export function resolvePort(workloadRef: string, template: PodTemplate, port: string | number): PortResolution {
   const containers = template.spec.containers.filter((c) => c.name !== SIDECAR_CONTAINER);
   if (typeof port === 'number') {
-    if (template.metadata?.annotations?.[IPTABLES_ANNOTATION] !== 'true') {
+    const optIn = parseIptablesAnnotation(template.metadata?.annotations?.[IPTABLES_ANNOTATION]);
+    if (!iptablesCovers(optIn, port)) {
+      const listed = optIn.mode === 'ports' ? ` (it lists ${optIn.ports.length > 0 ? optIn.ports.join(', ') : 'no valid port'})` : '';
       return {
         ok: false,
         reason: 'NumericPortNeedsIptables',
-        message: `port ${port} is a number: name the container port and set spec.port to the name, or add the annotation ${IPTABLES_ANNOTATION}: "true" to the pod template of ${workloadRef} (adds a NET_ADMIN init container)`,
+        message: `port ${port} is a number: name the container port and set spec.port to the name, or add ${port} to the annotation ${IPTABLES_ANNOTATION}${listed} of the pod template of ${workloadRef} ("true" redirects every declared port; adds a NET_ADMIN init container)`,
       };
     }
     return { ok: true, containerPort: port };
@@ -69,4 +73,27 @@ export function podsWithoutSidecar(pods: readonly Pod[]): Pod[] {
 
 export function desiredReplicas(w: Workload): number {
   return w.spec.replicas ?? 1;
+}
+
+/** What the webhook recorded it injected into the pod, if it did. */
+export function injectionRecordOf(pod: Pod): InjectionRecord | undefined {
+  return parseInjectionRecord(pod.metadata.annotations?.[INJECTED_ANNOTATION]);
+}
+
+/** Whether the injected sidecar listens for the Intercept's port (by name, or by the app's port number). */
+export function takesOverPort(record: InjectionRecord, port: string | number): boolean {
+  return record.ports.some((p) => (typeof port === 'number' ? p.appPort === port : p.name === port));
+}
+
+/**
+ * Live pods that carry the sidecar but whose sidecar does not take the Intercept's port over (it
+ * idles in pass-through for it): injected while the port had no name and no iptables opt-in, or
+ * before the port was named.
+ */
+export function podsNotTakingOver(pods: readonly Pod[], port: string | number): Pod[] {
+  return pods.filter((p) => {
+    if (p.metadata.deletionTimestamp || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || !hasSidecar(p)) return false;
+    const record = injectionRecordOf(p);
+    return record !== undefined && !takesOverPort(record, port);
+  });
 }

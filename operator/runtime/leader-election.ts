@@ -17,8 +17,12 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   logger: Logger;
-  /** Called when this instance becomes leader; the signal aborts when it stops being leader. */
-  onStartedLeading(signal: AbortSignal): void;
+  /**
+   * Called when this instance becomes leader; the signal aborts when it stops being leader. `term`
+   * is the Lease's leaseTransitions as this instance took it: it grows with every change of holder,
+   * so sidecars can refuse the tables of a deposed leader.
+   */
+  onStartedLeading(signal: AbortSignal, term: number): void;
   onStoppedLeading(): void;
 }
 
@@ -43,6 +47,8 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
   const path = resourcePath('coordination.k8s.io', 'v1', 'leases', o.namespace);
   const stopping = new AbortController();
   let leader = false;
+  /** leaseTransitions of the Lease as last acquired or renewed by this instance. */
+  let term = 0;
   let leading: AbortController | undefined;
   let observed: { record: string; at: number } | undefined;
   let lastRenew = 0;
@@ -58,6 +64,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
     const spec = { holderIdentity: o.identity, leaseDurationSeconds: Math.ceil(leaseMs / 1000), acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
     if (!lease) {
       await o.client.request('POST', path, { body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: o.name, namespace: o.namespace }, spec } });
+      term = 0;
       return true;
     }
     const record = JSON.stringify([lease.spec.holderIdentity, lease.spec.renewTime]);
@@ -76,6 +83,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
       },
     };
     await o.client.request('PUT', `${path}/${o.name}`, { body: next }); // resourceVersion makes this a compare-and-swap
+    term = next.spec.leaseTransitions ?? 0;
     return true;
   }
 
@@ -83,7 +91,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
     leader = true;
     leading = new AbortController();
     o.logger.info({ lease: `${o.namespace}/${o.name}`, identity: o.identity }, 'Became leader');
-    o.onStartedLeading(leading.signal);
+    o.onStartedLeading(leading.signal, term);
   }
 
   function loseLeadership(why: string) {

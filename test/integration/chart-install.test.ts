@@ -126,11 +126,16 @@ describe('the chart installed into a cluster', () => {
     const service = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'checkout' }, spec: { selector: { app: 'checkout' }, ports: [{ name: 'web', port: 80, targetPort: 'http' }] } } });
     serviceUrl = `http://${service.spec!.clusterIP}:80`;
     const pods = await waitForReadyPods(kc, ns, 'app=checkout', 2);
+    const tls = await core.readNamespacedSecret({ namespace: detour!.namespace, name: 'detour-webhook-tls' });
+    const operatorCa = Buffer.from(tls.data!['ca.crt']!, 'base64').toString('utf8');
     for (const pod of pods) {
       const sidecar = sidecarOf(pod);
       expect(sidecar).toBeDefined();
       expect(sidecar!.image).toBe('ghcr.io/detour-dev/detour:test');
       expect(sidecar!.env).toContainEqual({ name: 'DETOUR_OPERATOR_URL', value: detour!.operatorUrl });
+      // The control channel is wss: the sidecar verifies the operator with the serving Secret's CA bundle.
+      expect(detour!.operatorUrl.startsWith('wss://')).toBe(true);
+      expect(sidecar!.env).toContainEqual({ name: 'DETOUR_OPERATOR_CA', value: operatorCa });
       const statuses = [...(pod.status!.initContainerStatuses ?? []), ...(pod.status!.containerStatuses ?? [])];
       expect(statuses.find((s) => s.name === SIDECAR_CONTAINER)?.ready).toBe(true);
       expect(statuses.find((s) => s.name === 'app')?.ready).toBe(true);

@@ -139,7 +139,7 @@ describe('the Helm chart', () => {
     }
     const webhook = find(ms, 'Deployment', 'detour-webhook')! as unknown as { spec: { template: PodTemplate } };
     const env = Object.fromEntries(webhook.spec.template.spec.containers[0]!.env!.map((e) => [e.name, e.value]));
-    expect(env).toMatchObject({ DETOUR_OPERATOR_URL: 'ws://detour-operator.tools.svc:8081/control', DETOUR_SIDECAR_LOG_LEVEL: 'debug', DETOUR_CERT_SOURCE: 'files' });
+    expect(env).toMatchObject({ DETOUR_OPERATOR_URL: 'wss://detour-operator.tools.svc:8081/control', DETOUR_SIDECAR_LOG_LEVEL: 'debug', DETOUR_CERT_SOURCE: 'files' });
     expect(JSON.parse(env.DETOUR_SIDECAR_LIMITS!)).toEqual({ maxConnections: 256 }); // the webhook writes DETOUR_MAX_CONNECTIONS into sidecars
     expect(env.DETOUR_SYSTEM_NAMESPACES!.split(',')).toContain('tools');
     const configuration = find(ms, 'MutatingWebhookConfiguration')!;

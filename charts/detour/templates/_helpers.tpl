@@ -76,7 +76,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.sidecar.operatorUrl }}
 {{- .Values.sidecar.operatorUrl }}
 {{- else }}
-{{- printf "ws://%s.%s.svc:8081/control" (include "detour.operatorName" .) .Release.Namespace }}
+{{- printf "wss://%s.%s.svc:8081/control" (include "detour.operatorName" .) .Release.Namespace }}
 {{- end }}
 {{- end }}
 

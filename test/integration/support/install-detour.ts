@@ -3,7 +3,7 @@
 // actually injects a labelled pod. The CLI end-to-end suites and the demo build on it.
 //
 //   const detour = await installDetour(kc, { values: { operator: { replicas: 1 } } });
-//   detour.namespace; detour.operatorUrl;   // ws://detour-operator.<ns>.svc:8081/control
+//   detour.namespace; detour.operatorUrl;   // wss://detour-operator.<ns>.svc:8081/control
 //   await detour.upgrade({ webhook: { replicas: 2 } });
 //   await detour.uninstall();
 //
@@ -65,7 +65,7 @@ export interface InstalledDetour {
 
 /** The control channel URL the chart gives sidecars for a release (chart default). */
 export function detourOperatorUrl(namespace: string, releaseName = 'detour'): string {
-  return `ws://${fullname(releaseName)}-operator.${namespace}.svc:8081/control`;
+  return `wss://${fullname(releaseName)}-operator.${namespace}.svc:8081/control`;
 }
 
 /** The chart's `detour.fullname` (without fullnameOverride/nameOverride). */
