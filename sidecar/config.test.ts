@@ -16,12 +16,12 @@ describe('parseSidecarEnv', () => {
       ports: [{ name: 'http', appPort: 8080, listenPort: 15080 }],
       operatorUrl: 'ws://detour-operator.detour-system.svc:8081/control', operatorCa: undefined, tokenPath: '/var/run/t/token',
       adminPort: 15020, tunnelPort: 15021, logLevel: 'info', appHost: '127.0.0.1', bindHost: undefined,
-      limits: DEFAULT_SIDECAR_LIMITS,
+      limits: DEFAULT_SIDECAR_LIMITS, notInterceptable: undefined,
     });
   });
 
   it.each([
-    [{ DETOUR_WORKLOAD: 'Job/x' }, /DETOUR_WORKLOAD/],
+    [{ DETOUR_WORKLOAD: 'x' }, /DETOUR_WORKLOAD/],
     [{ DETOUR_PORTS: 'nope' }, /DETOUR_PORTS/],
     [{ DETOUR_ADMIN_PORT: 'abc' }, /DETOUR_ADMIN_PORT/],
     [{ DETOUR_LOG_LEVEL: 'loud' }, /DETOUR_LOG_LEVEL/],
@@ -48,6 +48,11 @@ describe('parseSidecarEnv', () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n';
     const r = parseSidecarEnv({ ...good, DETOUR_OPERATOR_URL: 'wss://op:8081', DETOUR_OPERATOR_CA: pem });
     expect('config' in r && r.config.operatorCa).toBe(pem);
+  });
+
+  it.each(['Pod/web-1', 'Job/x', 'DaemonSet/agent'])('serves %s pass-through without the operator instead of refusing to start', (workload) => {
+    const r = parseSidecarEnv({ ...good, DETOUR_WORKLOAD: workload });
+    expect('config' in r && { url: r.config.operatorUrl, why: r.config.notInterceptable }).toEqual({ url: undefined, why: workload });
   });
 
   it('runs without an operator (pass-through)', () => {

@@ -28,6 +28,12 @@ export interface SidecarConfig {
   appHost: string;
   bindHost: string | undefined;
   limits: SidecarLimits;
+  /**
+   * Set when the pod belongs to no kind an Intercept can target (a bare Pod, a Job, a DaemonSet):
+   * the sidecar then serves pass-through without the operator instead of refusing to start, since
+   * refusing would take the pod down (issue 18.2's rule).
+   */
+  notInterceptable: string | undefined;
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
@@ -71,7 +77,9 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
   const workloadText = env[SIDECAR_ENV.workload] ?? '';
   const [kind, name] = workloadText.split('/', 2);
   let workload: WorkloadRef = { kind: 'Deployment', namespace, name: name ?? '' };
-  if (!kind || !name || !WORKLOAD_KINDS.has(kind)) errors.push(`${SIDECAR_ENV.workload} must be Kind/name with Kind one of Deployment, StatefulSet, ReplicaSet; got ${JSON.stringify(workloadText)}`);
+  let notInterceptable: string | undefined;
+  if (!kind || !name) errors.push(`${SIDECAR_ENV.workload} must be Kind/name with Kind one of Deployment, StatefulSet, ReplicaSet; got ${JSON.stringify(workloadText)}`);
+  else if (!WORKLOAD_KINDS.has(kind)) notInterceptable = workloadText;
   else workload = { kind: kind as WorkloadRef['kind'], namespace, name };
 
   let ports: TakenOverPort[] = [];
@@ -87,7 +95,7 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
   }
 
   let operatorUrl: string | undefined;
-  const rawUrl = env[SIDECAR_ENV.operatorUrl];
+  const rawUrl = notInterceptable === undefined ? env[SIDECAR_ENV.operatorUrl] : undefined;
   if (rawUrl) {
     try { operatorUrl = controlUrl(rawUrl); } catch { errors.push(`${SIDECAR_ENV.operatorUrl} is not a URL`); }
   }
@@ -110,6 +118,7 @@ export function parseSidecarEnv(env: Record<string, string | undefined>): { conf
     appHost: env[EXTRA_ENV.appHost] || '127.0.0.1',
     bindHost: env[EXTRA_ENV.bindHost] || undefined,
     limits: parseLimits(env, errors),
+    notInterceptable,
   };
   return errors.length > 0 ? { errors } : { config };
 }

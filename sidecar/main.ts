@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   }
   const { config } = parsed;
   const logger = buildLogger({ name: 'detour-sidecar', level: config.logLevel });
-  if (config.operatorUrl === undefined) logger.warn('No operator URL configured; serving pass-through until a table arrives');
+  if (config.notInterceptable !== undefined) logger.warn({ workload: config.notInterceptable }, `Serving pass-through without the operator: ${config.notInterceptable} is not a kind an Intercept can target (Deployment, StatefulSet, ReplicaSet)`);
+  else if (config.operatorUrl === undefined) logger.warn('No operator URL configured; serving pass-through until a table arrives');
   else if (config.operatorUrl.startsWith('ws://')) logger.warn({ url: config.operatorUrl }, 'The operator control channel is not encrypted (ws://): tables and reports travel in plaintext and the operator is not authenticated');
   // Never take the pod down: with no port to take over (a numeric port without the iptables
   // opt-in) the sidecar idles, Ready, and the app keeps receiving its traffic directly.

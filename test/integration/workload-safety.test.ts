@@ -116,6 +116,19 @@ describe('a labelled workload whose port has no name and no iptables opt-in (iss
   });
 });
 
+describe('a labelled pod of a kind no Intercept can target (a bare Pod)', () => {
+  it('runs its sidecar pass-through, Ready, and keeps answering through the taken-over port', async () => {
+    const template = echoDeployment('bare', { name: 'http', containerPort: 8080 }).spec.template;
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'bare', labels: template.metadata.labels }, spec: template.spec } });
+    const [pod] = await waitForReadyPods(kc, ns, 'app=bare', 1);
+    const sidecar = pod!.status!.initContainerStatuses!.find((s) => s.name === SIDECAR_CONTAINER)!;
+    expect(sidecar.state?.running).toBeDefined();
+    expect(sidecar.restartCount).toBe(0);
+    await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'bare' }, spec: { selector: { app: 'bare' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+    expect(await serviceAnswers('bare', '/bare')).toMatchObject({ pod: 'bare', path: '/bare' });
+  });
+});
+
 describe('the documented port-list opt-in detour.dev/iptables: "8080" (issue 18.3)', () => {
   it('lets an Intercept on the numeric port route', async () => {
     // What the operator judges is the pod template (no replica needed; the webhook side of the
