@@ -271,9 +271,8 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
   const drain = (drainMs: number): Promise<void> => drained ??= new Promise<void>((resolve) => {
     const s = session;
     if (drainMs <= 0 || s === undefined || s.closed || s.destroyed || ws.readyState !== ws.OPEN) { resolve(); return; }
-    let timer: NodeJS.Timeout | undefined;
     const finish = (): void => { clearTimeout(timer); ws.off('close', finish); resolve(); };
-    timer = setTimeout(() => {
+    const timer = setTimeout(() => {
       log?.warn({ inFlight: active }, 'Closed the tunnel with requests still in flight after the drain timeout');
       finish();
     }, drainMs);
