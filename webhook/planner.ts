@@ -8,6 +8,7 @@ import { INJECTION_RECORD_VERSION, PORTS_ANNOTATION, type InjectionRecord } from
 import { buildPointer, type JsonPatchOperation } from '../core/json-patch.js';
 import { SIDECAR_ENV } from '../core/sidecar-config.js';
 import type { InjectionConfig } from './config.js';
+import { buildSidecarNodeOptions } from './node-options.js';
 import type { Container, Pod, PortHandler } from './pod.js';
 import { planPorts, type PortPlan } from './ports.js';
 import { planSkip } from './predicates.js';
@@ -58,7 +59,14 @@ function sidecarEnv(config: InjectionConfig, workload: string, ports: PortPlan) 
     { name: SIDECAR_ENV.adminPort, value: String(ports.adminPort) },
     { name: SIDECAR_ENV.tunnelPort, value: String(ports.tunnelPort) },
     { name: SIDECAR_ENV.logLevel, value: config.sidecarLogLevel },
+    ...nodeOptionsEnv(config.sidecarResources.limits?.memory),
   ];
+}
+
+/** V8 heap limits sized to the sidecar container's memory limit (see node-options.ts). */
+function nodeOptionsEnv(memoryLimit: string | undefined): { name: string; value: string }[] {
+  const value = buildSidecarNodeOptions(memoryLimit);
+  return value === undefined ? [] : [{ name: 'NODE_OPTIONS', value }];
 }
 
 /** The sidecar container as injected. */
