@@ -131,6 +131,25 @@ describe('draining a tunnel', () => {
     expect(laptop.received).toBe(6);
   });
 
+  it('drains a tunnel whose intercept expired (ttl) at the next check: in-flight answered, later ones reach the app', async () => {
+    let skewMs = 0;
+    h = await startHarness({ now: () => Date.now() + skewMs });
+    const laptop = await startSlowLaptop(300);
+    closers.push(() => laptop.close());
+    const expiring = [userRoute('alice', 'alice-token', { expiresAt: new Date(Date.now() + 60_000).toISOString() })];
+    h.setRoutes(expiring);
+    const tunnel = await h.developer('alice-token', { target: laptop.url });
+    const inFlight = Array.from({ length: 6 }, (_, i) => aliceRequest(h!, i));
+    await waitFor(() => laptop.received === 6, 'the laptop to receive 6 requests');
+    skewMs = 120_000; // the ttl ran out
+    const after = await aliceRequest(h, 80);
+    h.setRoutes(expiring); // the next check (a table, or the 5 s timer) finds the route expired
+    const info = await tunnel.closed;
+    expect((await Promise.all(inFlight)).map(classify)).toEqual(Array(6).fill('laptop'));
+    expect(classify(after)).toBe('app');
+    expect(info.code).toBe(CLOSE.revoked);
+  });
+
   it('keeps the older tunnel answering its requests when a newer one takes over', async () => {
     h = await startHarness();
     const oldLaptop = await startSlowLaptop(300, 'old-laptop');
