@@ -168,6 +168,36 @@ describe('draining a tunnel', () => {
     expect(classify(await aliceRequest(h, 71))).toBe('new-laptop');
   });
 
+  it('fails no request when developers leave while requests are sent back to back (15 leaves)', async () => {
+    const harness = h = await startHarness();
+    h.setRoutes([userRoute('alice', 'alice-token')]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    const outcomes = new Map<string, number>();
+    let sending = true;
+    let n = 0;
+    const sender = async (): Promise<void> => {
+      while (sending) {
+        const i = n++;
+        const r = await request({ port: harness.proxyPort, path: `/r/${i}`, headers: ALICE, agent })
+          .then((reply) => classify({ i, reply }), (err: NodeJS.ErrnoException) => `error ${err.code ?? err.message}`);
+        outcomes.set(r, (outcomes.get(r) ?? 0) + 1);
+      }
+    };
+    const senders = Array.from({ length: 16 }, () => sender());
+    for (let leave = 0; leave < 15; leave++) {
+      const tunnel = await h.developer('alice-token');
+      await new Promise((r) => setTimeout(r, 20));
+      await tunnel.close();
+      await waitFor(() => harness.sidecar.registry.all().length === 0, 'the tunnel to leave the registry');
+    }
+    sending = false;
+    await Promise.all(senders);
+    agent.destroy();
+    const failures = [...outcomes].filter(([what]) => what !== 'app' && what !== 'laptop');
+    expect(failures).toEqual([]);
+    expect(outcomes.get('laptop') ?? 0).toBeGreaterThan(0);
+  });
+
   it('bounds the drain: a request the laptop never answers gets 502 once drainMs passed', async () => {
     h = await startHarness();
     const laptop = await startSlowLaptop(3_600_000);

@@ -279,13 +279,19 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
     timer.unref();
     ws.once('close', finish);
     try {
-      // The ACK comes after the sidecar processed the setting: every stream it opened before that
-      // has arrived by then, and it opens no more. Then a graceful HTTP/2 close (GOAWAY): Node ends
-      // the session once the streams in flight are done and their last bytes written, and the
-      // WebSocket closes after them (1000).
+      // The ACK comes after the sidecar processed the setting: from then on it opens no streams
+      // here. A stream it had submitted just before may still be on its way, even behind the ACK
+      // (nghttp2 sends ACKs ahead of queued HEADERS); one PING round trip later it has arrived (the
+      // sidecar wrote its queue out when it sent the ACK). Then a graceful HTTP/2 close (GOAWAY):
+      // Node ends the session once the streams in flight are done and their last bytes written,
+      // and the WebSocket closes after them (1000).
       s.settings({ customSettings: { [TUNNEL_DRAIN_SETTING]: 1 } }, (err) => {
         if (err) { finish(); return; }
-        try { s.close(); } catch { finish(); }
+        const pinged = s.ping((pingErr) => {
+          if (pingErr) { finish(); return; }
+          try { s.close(); } catch { finish(); }
+        });
+        if (!pinged) finish();
       });
     } catch {
       finish(); // a Node without custom SETTINGS (< 20.12): close as before
