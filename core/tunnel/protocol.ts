@@ -22,8 +22,9 @@
 //    at once (the sidecar answers 502) and the next matching request follows the fallback.
 // 6. Draining (a graceful leave): the developer sends a SETTINGS frame with TUNNEL_DRAIN_SETTING = 1;
 //    from then on the sidecar opens no new stream on that tunnel (matching requests follow the
-//    fallback) while streams in flight finish. The SETTINGS ACK tells the developer that every stream
-//    the sidecar will ever open has arrived; it waits for them (at most TUNNEL_DRAIN_MS) and closes.
+//    fallback) while streams in flight finish. After the SETTINGS ACK and one PING round trip every
+//    stream the sidecar will ever open has arrived; the developer then closes gracefully (GOAWAY),
+//    waiting for them at most TUNNEL_DRAIN_MS.
 //    The sidecar drains the same way from its side when it revokes a tunnel (GOAWAY, then close 4403).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
