@@ -58,7 +58,7 @@ async function startNginx(bin: string, appPort: number): Promise<Child<{ port: n
 }
 
 /** The sidecar as shipped (dist/sidecar/main.js), configured like the webhook would, without an operator unless given. */
-export async function startSidecarProcess(appPort: number, extraEnv: Record<string, string> = {}): Promise<Child<{ port: number; tunnelPort: number; adminPort: number }>> {
+export async function startSidecarProcess(appPort: number, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Child<{ port: number; tunnelPort: number; adminPort: number }>> {
   const [port, tunnelPort, adminPort] = [await freePort(), await freePort(), await freePort()];
   const env = {
     POD_NAME: 'bench-1', POD_NAMESPACE: 'bench', DETOUR_WORKLOAD: 'Deployment/bench',
@@ -67,7 +67,7 @@ export async function startSidecarProcess(appPort: number, extraEnv: Record<stri
     DETOUR_TUNNEL_PORT: String(tunnelPort), DETOUR_ADMIN_PORT: String(adminPort), DETOUR_LOG_LEVEL: 'info',
     ...extraEnv,
   };
-  return startChild(process.execPath, [...profileArgs('sidecar'), join(REPO_ROOT, 'dist/sidecar/main.js')], {
+  return startChild(process.execPath, [...profileArgs('sidecar'), ...nodeArgs, join(REPO_ROOT, 'dist/sidecar/main.js')], {
     name: 'sidecar', env,
     ready: async () => { await waitForHttp(`http://127.0.0.1:${adminPort}/readyz`); await waitForHttp(`http://127.0.0.1:${port}/`); return { port, tunnelPort, adminPort }; },
   });

@@ -18,11 +18,18 @@ export interface BenchPlan {
   /** Intercept counts for the operator scale test. */
   scale: number[];
   scaleRounds: number;
+  /** Section 6 (soak): churn run length, and when its first memory reading is taken. */
+  soakSeconds: number;
+  soakFirstReadingSeconds: number;
 }
 
 export function planBench(env: NodeJS.ProcessEnv): BenchPlan {
   const quick = env.BENCH_QUICK === '1';
-  return quick
-    ? { quick, rounds: 2, connections: 32, throughputSeconds: 2, latencySeconds: 2, bulkBytes: 100e6, probeRate: 100, applyRounds: 2, webhookRate: 200, scale: [500, 5000], scaleRounds: 1 }
-    : { quick, rounds: 5, connections: 32, throughputSeconds: 4, latencySeconds: 4, bulkBytes: 100e6, probeRate: 200, applyRounds: 5, webhookRate: 300, scale: [1000, 10000], scaleRounds: 1 };
+  const plan: BenchPlan = quick
+    ? { quick, rounds: 2, connections: 32, throughputSeconds: 2, latencySeconds: 2, bulkBytes: 100e6, probeRate: 100, applyRounds: 2, webhookRate: 200, scale: [500, 5000], scaleRounds: 1, soakSeconds: 75, soakFirstReadingSeconds: 15 }
+    : { quick, rounds: 5, connections: 32, throughputSeconds: 4, latencySeconds: 4, bulkBytes: 100e6, probeRate: 200, applyRounds: 5, webhookRate: 300, scale: [1000, 10000], scaleRounds: 1, soakSeconds: 300, soakFirstReadingSeconds: 60 };
+  // BENCH_SOAK_SECONDS=600: the first-vs-tenth-minute soak (the first reading stays at 60 s, 15 s quick).
+  const soak = Number(env.BENCH_SOAK_SECONDS);
+  if (Number.isFinite(soak) && soak > plan.soakFirstReadingSeconds) plan.soakSeconds = soak;
+  return plan;
 }

@@ -12,6 +12,7 @@ import { benchOperator } from './operator.js';
 import { benchPassthrough } from './passthrough.js';
 import { planBench } from './plan.js';
 import { BENCH_DIR } from './processes.js';
+import { benchSoak } from './soak.js';
 import { fmtSummary } from './stats.js';
 import { benchTunnel } from './tunnel.js';
 import { benchWebhook } from './webhook.js';
@@ -46,20 +47,21 @@ async function main(): Promise<void> {
     ['3', () => benchApplyToRouted(plan, log)],
     ['4', () => benchWebhook(plan, log)],
     ['5', () => benchOperator(plan, log)],
+    ['6', () => benchSoak(plan, log)],
   ];
   const results: SectionResult[] = [];
   for (const [id, run] of sections) {
     if (only && !only.has(id)) continue;
     const t = Date.now();
-    log(`[${id}/5] running…`);
+    log(`[${id}/${sections.length}] running…`);
     try {
       results.push(await run());
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      log(`[${id}/5] failed: ${message}`);
+      log(`[${id}/${sections.length}] failed: ${message}`);
       results.push({ section: id, figures: [], notes: [`failed: ${message.slice(0, 300)}`], raw: {} });
     }
-    log(`[${id}/5] took ${((Date.now() - t) / 1000).toFixed(0)} s`);
+    log(`[${id}/${sections.length}] took ${((Date.now() - t) / 1000).toFixed(0)} s`);
   }
   const out = table(results);
   process.stdout.write(`\n${out}\n\n`);

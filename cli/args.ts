@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/api/duration.js';
 import type { HeaderRule, InterceptMode } from '../core/routing/table.js';
+import { TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
 import { COMMANDS, type CommandName } from './help.js';
 import { parseHeaderRule, parseMode, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
 
@@ -27,9 +28,11 @@ export interface InterceptCommand {
   keep: boolean;
   via?: string;
   timeoutMs: number;
+  /** How long in-flight requests may take to finish when the session stops (`--drain-timeout`). */
+  drainMs: number;
 }
 
-export interface ConnectCommand { kind: 'connect'; cluster: ClusterFlags; name: string; target: string; via?: string }
+export interface ConnectCommand { kind: 'connect'; cluster: ClusterFlags; name: string; target: string; via?: string; drainMs: number }
 export interface ListCommand { kind: 'list'; cluster: ClusterFlags; output: 'table' | 'wide' | 'json' | 'yaml'; allNamespaces: boolean }
 export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: string }
 export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
@@ -54,9 +57,9 @@ const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
   intercept: {
     to: { type: 'string' }, header: { type: 'string', multiple: true }, 'path-prefix': { type: 'string' }, port: { type: 'string' },
     mode: { type: 'string' }, ttl: { type: 'string' }, name: { type: 'string' }, owner: { type: 'string' }, keep: { type: 'boolean' },
-    via: { type: 'string' }, timeout: { type: 'string' },
+    via: { type: 'string' }, timeout: { type: 'string' }, 'drain-timeout': { type: 'string' },
   },
-  connect: { to: { type: 'string' }, via: { type: 'string' } },
+  connect: { to: { type: 'string' }, via: { type: 'string' }, 'drain-timeout': { type: 'string' } },
   list: { 'all-namespaces': { type: 'boolean', short: 'A' }, output: { type: 'string', short: 'o' } },
   status: {},
   leave: {},
@@ -122,6 +125,14 @@ function build(command: CommandName, v: Record<string, string | boolean | string
     if (!/^(ws|wss|http|https):\/\//.test(u)) throw new UsageError(`--via ${u}: expected a ws://, wss://, http:// or https:// URL`);
     return u;
   };
+  const drainMs = (): number => {
+    const d = str('drain-timeout');
+    if (d === undefined) return TUNNEL_DRAIN_MS;
+    if (d === '0') return 0;
+    const ms = parseDuration(d);
+    if (ms === undefined) throw new UsageError(`--drain-timeout ${d}: expected a duration such as 10s or 0s`);
+    return ms;
+  };
 
   switch (command) {
     case 'intercept': {
@@ -137,7 +148,7 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       if (name !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)) throw new UsageError(`--name ${name}: a lower-case DNS label of at most 63 characters`);
       const c: InterceptCommand = {
         kind: 'intercept', cluster, workload: parseWorkloadRef(one('WORKLOAD')), target: target(), port: parsePort(str('port') ?? 'http'),
-        headers, mode: parseMode(str('mode') ?? 'steal'), keep: v.keep === true, timeoutMs,
+        headers, mode: parseMode(str('mode') ?? 'steal'), keep: v.keep === true, timeoutMs, drainMs: drainMs(),
       };
       if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
       const ttl = str('ttl');
@@ -149,7 +160,7 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       return c;
     }
     case 'connect': {
-      const c: ConnectCommand = { kind: 'connect', cluster, name: one('NAME'), target: target() };
+      const c: ConnectCommand = { kind: 'connect', cluster, name: one('NAME'), target: target(), drainMs: drainMs() };
       const u = via();
       if (u !== undefined) c.via = u;
       return c;

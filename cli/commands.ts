@@ -47,8 +47,8 @@ async function waitUntilRouted(kube: Kube, ns: string, name: string, io: Io, tim
 }
 
 /** Serves the Intercept until Ctrl-C or until it ends by itself; returns why it ended on its own. */
-async function serve(kube: Kube, intercept: Intercept, target: string, via: string | undefined, io: Io): Promise<string | undefined> {
-  const session = await startSession({ kube, intercept, target, ...(via ? { via } : {}), screen: io.screen, now: io.now });
+async function serve(kube: Kube, intercept: Intercept, target: string, via: string | undefined, drainMs: number, io: Io): Promise<string | undefined> {
+  const session = await startSession({ kube, intercept, target, ...(via ? { via } : {}), drainMs, screen: io.screen, now: io.now });
   const m = intercept.spec.match;
   io.screen.info(`Intercepting ${intercept.spec.workload.kind}/${intercept.spec.workload.name} port ${intercept.spec.port ?? 'http'}: ${describeMatch(m)} → ${new URL(target).host}${intercept.spec.mode === 'Mirror' ? ' (mirror copies)' : ''}. Press Ctrl-C to stop.`);
   const aborted = new Promise<undefined>((resolve) => {
@@ -94,7 +94,7 @@ export async function runIntercept(kube: Kube, cmd: InterceptCommand, io: Io): P
   try {
     const routed = await waitUntilRouted(kube, ns, name, io, cmd.timeoutMs);
     if (routed) {
-      const why = await serve(kube, routed, cmd.target, cmd.via, io);
+      const why = await serve(kube, routed, cmd.target, cmd.via, cmd.drainMs, io);
       if (why) { io.screen.warn(why); exitCode = 1; }
     }
   } finally {
@@ -117,7 +117,7 @@ export async function runConnect(kube: Kube, cmd: ConnectCommand, io: Io): Promi
   await requireIntercept(kube, ns, cmd.name);
   const routed = await waitUntilRouted(kube, ns, cmd.name, io, 180_000);
   if (!routed) return 0;
-  const why = await serve(kube, routed, cmd.target, cmd.via, io);
+  const why = await serve(kube, routed, cmd.target, cmd.via, cmd.drainMs, io);
   if (why) { io.screen.warn(why); return 1; }
   io.screen.info(`Disconnected from Intercept ${cmd.name}; it stays (remove it with "detour leave ${cmd.name} -n ${ns}")`);
   return 0;

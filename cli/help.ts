@@ -64,6 +64,9 @@ Options:
                             API; {podIP}, {pod} and {port} are filled in per replica, e.g.
                             ws://{podIP}:{port}/tunnel
       --timeout DURATION    how long to wait for the sidecars to be ready (default: 3m)
+      --drain-timeout DURATION
+                            on Ctrl-C, how long requests already on their way to you may take
+                            to finish (default: 10s; new ones reach the cluster at once; 0: close at once)
 
 Examples:
   # Requests with "x-detour-user: alice" reach localhost:3000; all others stay in the cluster.
@@ -80,7 +83,7 @@ ${GLOBAL}`,
   connect: `detour connect — serve an existing Intercept from a local port
 
 Usage:
-  detour connect NAME --to [HOST:]PORT [--via URL]
+  detour connect NAME --to [HOST:]PORT [--via URL] [--drain-timeout DURATION]
 
 For an Intercept created with kubectl, GitOps, or "detour intercept --keep". Reads its token
 Secret (you need permission to get it), opens a tunnel to every ready replica and prints every
@@ -89,6 +92,8 @@ request. Stopping leaves the Intercept in place.
 Options:
       --to [HOST:]PORT      the local service (required)
       --via URL             tunnel URL instead of the Kubernetes API (see "detour intercept --help")
+      --drain-timeout DURATION
+                            on Ctrl-C, how long requests in flight may take to finish (default: 10s)
 
 Examples:
   kubectl apply -f alice-checkout.yaml

@@ -5,7 +5,7 @@
 import { connect as netConnect } from 'node:net';
 import type { Intercept } from '../core/api/intercept.js';
 import { connectTunnel, TunnelRefusedError, type Tunnel, type TunnelRequestEvent } from '../core/tunnel/developer.js';
-import { CLOSE } from '../core/tunnel/protocol.js';
+import { CLOSE, TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
 import { fetchIntercept, fetchToken, fetchWorkload, listPods } from './cluster.js';
 import { CliError, explainLocalFailure } from './errors.js';
 import { formatDurationMs, formatRequestLine } from './format.js';
@@ -31,6 +31,8 @@ export interface SessionOptions {
   now?: () => Date;
   random?: () => number;
   pollIntervalMs?: number;
+  /** On stop, how long requests in flight may take to finish (default TUNNEL_DRAIN_MS; 0: close at once). */
+  drainMs?: number;
 }
 
 export interface Session {
@@ -41,6 +43,9 @@ export interface Session {
 
 interface ReplicaTunnel {
   replica: Replica;
+  /** Requests in flight on its tunnel. */
+  inFlight(): number;
+  /** Drains the tunnel (no new requests; in-flight ones finish within drainMs), then closes it. */
   stop(): Promise<void>;
 }
 
@@ -48,6 +53,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
   const { kube, screen } = o;
   const now = o.now ?? (() => new Date());
   const random = o.random ?? Math.random;
+  const drainMs = o.drainMs ?? TUNNEL_DRAIN_MS;
   const ns = o.intercept.metadata.namespace;
   const name = o.intercept.metadata.name;
   const ref = o.intercept.spec.workload;
@@ -133,9 +139,10 @@ export async function startSession(o: SessionOptions): Promise<Session> {
     const done = loop();
     return {
       replica: replica ?? { pod: label, uid: label, ip: '', tunnelPort: 0 },
+      inFlight: () => current?.activeStreams ?? 0,
       stop: async () => {
         halted.abort();
-        await current?.close();
+        await current?.close({ drainMs });
         await done;
         connected.delete(label);
       },
@@ -196,6 +203,8 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       // Polling first: a sync still in flight would otherwise open tunnels after they were stopped.
       stopping.abort();
       await polling;
+      const inFlight = [...tunnels.values()].reduce((n, t) => n + t.inFlight(), 0);
+      if (inFlight > 0 && drainMs > 0) screen.info(`Finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight (up to ${formatDurationMs(drainMs)}); new ones reach the cluster`);
       await Promise.all([...tunnels.values()].map((t) => t.stop()));
       tunnels.clear();
     },

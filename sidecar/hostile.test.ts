@@ -143,7 +143,8 @@ describe('the tunnel endpoint', () => {
     h.setRoutes([userRoute('bob', 'bob-token')]);
     const info = await alice.closed;
     expect(info.code).toBe(CLOSE.revoked);
-    expect(h.sidecar.registry.all()).toHaveLength(0);
+    expect(h.sidecar.registry.count('shop/alice')).toBe(0);
+    await waitFor(() => h.sidecar.registry.all().length === 0, 'the closed tunnel to leave the registry');
     h.setRoutes([userRoute('alice', 'alice-token'), userRoute('bob', 'bob-token')]);
   });
 

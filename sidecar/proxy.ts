@@ -66,6 +66,8 @@ export interface ProxyListener {
   server: net.Server;
   /** Stops accepting, ends idle keep-alive connections and HTTP/2 sessions; after `graceMs` drops what is left. */
   close(graceMs?: number): Promise<void>;
+  /** Drops the cached metric children of an intercept that is gone (see intercept-series.ts). */
+  forget(intercept: string): void;
 }
 
 /**
@@ -77,6 +79,8 @@ interface ListenerMetrics {
   record(result: RequestResult, intercept: string, startedAt: number): void;
   /** The in-flight tunnel streams gauge of an intercept. */
   activeStreams(intercept: string): Gauge.Internal<'intercept'>;
+  /** Forgets the cached children of an intercept (its series are being removed). */
+  forget(intercept: string): void;
 }
 
 function listenerMetrics(deps: ProxyDeps): ListenerMetrics {
@@ -100,6 +104,10 @@ function listenerMetrics(deps: ProxyDeps): ListenerMetrics {
       let gauge = gauges.get(intercept);
       if (gauge === undefined) gauges.set(intercept, gauge = activeStreams.labels(intercept));
       return gauge;
+    },
+    forget(intercept) {
+      counters.delete(intercept);
+      gauges.delete(intercept);
     },
   };
 }
@@ -329,6 +337,7 @@ export function buildProxyListener(deps: ProxyDeps): ProxyListener {
 
   return {
     server,
+    forget: (intercept) => series.forget(intercept),
     close: (graceMs = 5_000) => new Promise<void>((resolve) => {
       server.close(() => resolve());
       h1.close(() => undefined); // ends idle keep-alive connections and the timeout bookkeeping

@@ -16,6 +16,7 @@ import { buildControlClient, type ControlClient } from './control-client.js';
 import { buildSidecarMetrics, type SidecarMetrics } from './metrics.js';
 import { buildProxyLimits, buildProxyListener, type ProxyListener } from './proxy.js';
 import { Router } from './router.js';
+import { fetchInterceptsWithSeries, planGoneIntercepts, removeInterceptSeries } from './intercept-series.js';
 import { InterceptStats } from './stats.js';
 import { buildTunnelServer, type TunnelServer } from './tunnel-server.js';
 import { TunnelRegistry } from './tunnel-registry.js';
@@ -112,10 +113,38 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     logger.info({ epoch: table.epoch, version: table.version, routes: table.routes.length }, `Applied routing table version ${table.version} for ${table.workload.namespace}/${table.workload.name}`);
     tunnels.revokeStale(table);
     control?.reportSoon();
+    sweepSoon();
     return router.table;
   };
 
-  registry.onChange(() => control?.reportSoon());
+  // Forget intercepts that are gone (not in the table, no tunnel left): their series, counts and
+  // cached metric children. Runs after table and tunnel changes and with the expiry check, one at
+  // a time; a request still finishing for a gone intercept recreates a series the next run removes.
+  let sweeping = false;
+  let sweepAgain = false;
+  const forgetGone = async (): Promise<void> => {
+    if (sweeping) { sweepAgain = true; return; }
+    sweeping = true;
+    try {
+      do {
+        sweepAgain = false;
+        const tunnelLabels = new Set(registry.all().map((p) => [...p.intercepts].join(',')));
+        const present = new Set([...stats.intercepts(), ...(await fetchInterceptsWithSeries(metrics))]);
+        const gone = planGoneIntercepts(present, router.table.routes.map((r) => r.intercept), [...tunnelLabels, ...registry.intercepts()]);
+        if (gone.size === 0) continue;
+        for (const i of gone) { stats.forget(i); for (const l of listeners) l.forget(i); }
+        const removed = await removeInterceptSeries(metrics, gone, tunnelLabels);
+        logger.debug({ intercepts: [...gone], series: removed }, 'Forgot intercepts that left the routing table');
+      } while (sweepAgain);
+    } catch (err) {
+      logger.warn({ reason: err instanceof Error ? err.message : String(err) }, 'Could not forget intercepts that left the routing table');
+    } finally {
+      sweeping = false;
+    }
+  };
+  const sweepSoon = (): void => { void forgetGone(); };
+
+  registry.onChange(() => { control?.reportSoon(); sweepSoon(); });
 
   if (options.control) {
     control = buildControlClient({
@@ -150,7 +179,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       const adminPort = await listen(admin, options.adminPort, options.bindHost);
       ready = true;
       control?.start();
-      expiryTimer = setInterval(() => tunnels.revokeStale(router.table), 5_000);
+      expiryTimer = setInterval(() => { tunnels.revokeStale(router.table); sweepSoon(); }, 5_000);
       expiryTimer.unref();
       logger.info({ tunnelPort, adminPort, pod: options.podName }, 'Started sidecar');
       return { ports, tunnelPort, adminPort };

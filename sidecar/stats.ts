@@ -14,6 +14,12 @@ export class InterceptStats {
   routed(intercept: string): void { this.entry(intercept).routed++; }
   fallback(intercept: string): void { this.entry(intercept).fallback++; }
 
+  /** Intercepts with counts. */
+  intercepts(): string[] { return [...this.counts.keys()]; }
+
+  /** Drops the counts of an intercept that is gone (a new one with the same name starts at 0). */
+  forget(intercept: string): void { this.counts.delete(intercept); }
+
   /** Report for the given intercepts (those in the table) plus any with connected clients. */
   snapshot(intercepts: Iterable<string>, clients: ReadonlyMap<string, number>): Record<string, InterceptReport> {
     const out: Record<string, InterceptReport> = {};

@@ -10,7 +10,7 @@ import type { Logger } from '../core/logging.js';
 import type { RoutingTable } from '../core/routing/table.js';
 import { DEFAULT_SIDECAR_LIMITS } from '../core/sidecar-config.js';
 import {
-  CLOSE, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
+  CLOSE, TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
 } from '../core/tunnel/protocol.js';
 import { startHeartbeat, webSocketDuplex } from '../core/tunnel/websocket-duplex.js';
 import type { SidecarMetrics } from './metrics.js';
@@ -25,6 +25,8 @@ export interface TunnelServerDeps {
   table: () => RoutingTable;
   now: () => number;
   pingIntervalMs?: number;
+  /** How long a revoked tunnel's in-flight requests may take before it is closed anyway (default TUNNEL_DRAIN_MS). */
+  drainMs?: number;
   limits?: TunnelLimits;
 }
 
@@ -38,7 +40,7 @@ export interface TunnelLimits {
 
 export interface TunnelServer {
   server: http.Server;
-  /** Closes tunnels whose intercept left the table, expired, or whose token changed. */
+  /** Retires (drains, then closes) tunnels whose intercept left the table, expired, or whose token changed. */
   revokeStale(table: RoutingTable): void;
   close(): Promise<void>;
 }
@@ -124,11 +126,16 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
     const label = intercepts.join(',');
     const bytesIn = metrics.tunnelBytes.labels(label, 'from_developer');
     const bytesOut = metrics.tunnelBytes.labels(label, 'to_developer');
-    const duplex = webSocketDuplex(ws, { onBytesIn: (n) => bytesIn.inc(n), onBytesOut: (n) => bytesOut.inc(n) });
+    let retiring: { code: number; reason: string } | undefined;
+    const duplex = webSocketDuplex(ws, {
+      onBytesIn: (n) => bytesIn.inc(n), onBytesOut: (n) => bytesOut.inc(n),
+      closeOnEnd: () => retiring ?? { code: CLOSE.normal, reason: 'developer tunnel drained' },
+    });
     const session = http2.connect('http://developer.detour.invalid', {
       createConnection: () => duplex,
       settings: TUNNEL_H2_SETTINGS,
       maxSessionMemory: 64,
+      remoteCustomSettings: [TUNNEL_DRAIN_SETTING],
     });
     const peer: TunnelPeer = {
       id, intercepts: new Set(intercepts), tokenHash, session, remoteAddress: remote, connectedAt: deps.now(),
@@ -136,13 +143,37 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
         unregister(); // no new request picks this tunnel from now on
         if (ws.readyState === ws.OPEN) ws.close(code, reason); else ws.terminate();
       },
+      retire: (code, reason) => {
+        if (retiring !== undefined) return false;
+        retiring = { code, reason };
+        if (!registered) { peer.close(code, reason); return true; }
+        startDraining();
+        // Node's client session: no new streams from here, GOAWAY to the developer, and the session
+        // closes by itself once the streams in flight ended (then 'close' below closes the WebSocket).
+        try { session.close(); } catch { /* already closing */ }
+        const timer = setTimeout(() => peer.close(code, reason), deps.drainMs ?? TUNNEL_DRAIN_MS);
+        timer.unref();
+        ws.once('close', () => clearTimeout(timer));
+        return true;
+      },
     };
     let registered = false;
+    let counted = false;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      for (const i of intercepts) metrics.tunnelClients.labels(i).dec();
+    };
+    const startDraining = (): void => {
+      if (!registered || !registry.drain(peer)) return;
+      uncount();
+      logger.info({ tunnel: id, intercepts, by: retiring === undefined ? 'developer' : 'sidecar' }, `Draining developer tunnel for ${label}`);
+    };
     const unregister = (): void => {
       if (!registered) return;
       registered = false;
+      uncount();
       registry.remove(peer);
-      for (const i of intercepts) metrics.tunnelClients.labels(i).dec();
     };
     session.on('error', (err: NodeJS.ErrnoException) => {
       logger.warn({ tunnel: id, intercepts, code: err.code ?? 'error' }, 'Closed developer tunnel after an HTTP/2 error');
@@ -156,11 +187,20 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
         return;
       }
       registered = true;
+      counted = true;
       registry.add(peer);
       for (const i of intercepts) metrics.tunnelClients.labels(i).inc();
       logger.info({ tunnel: id, intercepts, remote }, `Connected developer tunnel for ${label}`);
     });
-    session.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); });
+    // The developer drains (it is leaving): route nothing new here; streams in flight finish.
+    session.on('remoteSettings', (settings) => {
+      if (settings.customSettings?.[TUNNEL_DRAIN_SETTING] === 1) startDraining();
+    });
+    session.on('close', () => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (retiring !== undefined) ws.close(retiring.code, retiring.reason);
+      else ws.close(CLOSE.protocolError, 'HTTP/2 session ended');
+    });
     const stopHeartbeat = startHeartbeat(ws, deps.pingIntervalMs ?? TUNNEL_PING_INTERVAL_MS, () => {
       logger.warn({ tunnel: id, intercepts }, 'Developer tunnel stopped answering pings');
     });
@@ -178,8 +218,9 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
     revokeStale(table) {
       for (const peer of registry.all()) {
         if (!tunnelStillAuthorized(peer.tokenHash, peer.intercepts, table, deps.now())) {
-          logger.info({ tunnel: peer.id, intercepts: [...peer.intercepts] }, 'Revoked developer tunnel: its intercept is no longer routed');
-          peer.close(CLOSE.revoked, 'intercept no longer routed');
+          if (peer.retire(CLOSE.revoked, 'intercept no longer routed')) {
+            logger.info({ tunnel: peer.id, intercepts: [...peer.intercepts] }, 'Revoked developer tunnel: its intercept is no longer routed');
+          }
         }
       }
     },

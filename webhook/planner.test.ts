@@ -53,6 +53,13 @@ describe('planInjection: what the patched pod looks like', () => {
     expect(() => parseSidecarLimits('{"maxTunnels":-1}')).toThrow(/maxTunnels must be a non-negative integer/);
   });
 
+  it('sizes the sidecar\'s V8 heap from its memory limit, and leaves V8 alone without one', () => {
+    const big = inject(pod({ containers: [app()] }), buildInjectionConfig({ ...config, sidecarResources: { limits: { memory: '512Mi' } } }));
+    expect(big.env.NODE_OPTIONS).toBe('--max-semi-space-size=16 --max-old-space-size=204');
+    const none = inject(pod({ containers: [app()] }), buildInjectionConfig({ ...config, sidecarResources: { requests: { memory: '32Mi' } } }));
+    expect(none.env).not.toHaveProperty('NODE_OPTIONS');
+  });
+
   it('takes over the named port of a single-container Deployment pod as a native sidecar', () => {
     const { result, sidecar, env, ports } = inject(pod({ containers: [app()] }));
     expect(result.spec.containers[0]!.ports).toEqual([{ name: 'dt-http', containerPort: 8080, protocol: 'TCP' }]);
@@ -70,6 +77,7 @@ describe('planInjection: what the patched pod looks like', () => {
     expect(sidecar.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: SIDECAR_ADMIN_PORT } });
     expect(sidecar.securityContext).toMatchObject({ runAsUser: DETOUR_UID, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(sidecar.resources).toEqual(config.sidecarResources);
+    expect(env.NODE_OPTIONS).toBe('--max-semi-space-size=4 --max-old-space-size=51'); // from the 128Mi limit
     expect(sidecar.volumeMounts).toEqual([{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }]);
     expect(result.spec.volumes).toEqual([{ name: TOKEN_VOLUME, projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] } }]);
     const record = parseInjectionRecord(result.metadata.annotations?.[INJECTED_ANNOTATION]);

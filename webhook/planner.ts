@@ -9,6 +9,7 @@ import { INJECTION_RECORD_VERSION, PORTS_ANNOTATION, type InjectionRecord } from
 import { buildPointer, type JsonPatchOperation } from '../core/json-patch.js';
 import { SIDECAR_ENV, SIDECAR_LIMIT_ENV, type SidecarLimits } from '../core/sidecar-config.js';
 import type { InjectionConfig } from './config.js';
+import { buildSidecarNodeOptions } from './node-options.js';
 import type { Container, Pod, PortHandler } from './pod.js';
 import { planPorts, type PortPlan } from './ports.js';
 import { planSkip } from './predicates.js';
@@ -63,7 +64,14 @@ function sidecarEnv(config: InjectionConfig, workload: string, ports: PortPlan) 
     ...(Object.keys(config.sidecarLimits) as (keyof SidecarLimits)[])
       .filter((k) => config.sidecarLimits[k] !== undefined)
       .map((k) => ({ name: SIDECAR_LIMIT_ENV[k], value: String(config.sidecarLimits[k]) })),
+    ...nodeOptionsEnv(config.sidecarResources.limits?.memory),
   ];
+}
+
+/** V8 heap limits sized to the sidecar container's memory limit (see node-options.ts). */
+function nodeOptionsEnv(memoryLimit: string | undefined): { name: string; value: string }[] {
+  const value = buildSidecarNodeOptions(memoryLimit);
+  return value === undefined ? [] : [{ name: 'NODE_OPTIONS', value }];
 }
 
 /** The sidecar container as injected. */

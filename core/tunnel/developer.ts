@@ -11,7 +11,8 @@
 //     onRequest: (e) => console.log(e.method, e.path, e.status),
 //   });
 //   await tunnel.closed;                     // { code, reason } when the tunnel ends
-//   await tunnel.close();                    // or end it yourself
+//   await tunnel.close();                    // or end it yourself: drains first (no new requests
+//                                            // reach it, in-flight ones finish, ≤ 10 s), then closes
 //
 //   // Keeps one tunnel up, reconnecting with backoff and jitter; stops for good on 401/403
 //   // (429/503, the sidecar's tunnel limits, are retried).
@@ -34,7 +35,7 @@ import { forwardH2Stream, respondH2Error } from './h2-forward.js';
 import { cleanTrailers, endToEndHeaders, h2ToHttp1Headers, http1ResponseToH2 } from './headers.js';
 import {
   CLOSE, INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS,
-  TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL, TUNNEL_TOKEN_HEADER, UPGRADE_HEADER,
+  TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL, TUNNEL_TOKEN_HEADER, UPGRADE_HEADER,
 } from './protocol.js';
 import { startHeartbeat, webSocketDuplex } from './websocket-duplex.js';
 
@@ -84,13 +85,25 @@ export interface TunnelCloseInfo {
   reason: string;
 }
 
+export interface TunnelCloseOptions {
+  /**
+   * How long in-flight requests may take to finish before the tunnel closes anyway (default
+   * TUNNEL_DRAIN_MS, 10 s). 0: close at once (in-flight requests fail on the sidecar side with 502).
+   */
+  drainMs?: number;
+}
+
 export interface Tunnel {
   /** Resolves when the tunnel ends, for whatever reason. */
   readonly closed: Promise<TunnelCloseInfo>;
   /** Streams in flight right now. */
   readonly activeStreams: number;
-  /** Ends the tunnel with a WebSocket close handshake: in-flight requests fail on the sidecar side with 502. */
-  close(): Promise<TunnelCloseInfo>;
+  /**
+   * Ends the tunnel gracefully: tells the sidecar it drains (no new request is sent here; matching
+   * requests follow the fallback), waits for the requests in flight (at most `drainMs`), then closes
+   * with a WebSocket close handshake. See docs/tunnel-protocol.md, "Draining".
+   */
+  close(options?: TunnelCloseOptions): Promise<TunnelCloseInfo>;
   /** Drops the connection at once, without a close handshake (as a crashed laptop would). */
   terminate(): Promise<TunnelCloseInfo>;
 }
@@ -184,7 +197,10 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
     return session;
   };
 
-  const duplex = webSocketDuplex(ws);
+  let peerWentAway = false;
+  // A sidecar that retires the tunnel (revoked intercept) sends GOAWAY and closes the WebSocket itself
+  // once its streams ended, with the code that says why (4403): leave the close to it then.
+  const duplex = webSocketDuplex(ws, { closeOnEnd: () => (peerWentAway ? undefined : { code: CLOSE.normal, reason: 'developer closed the tunnel' }) });
   ws.on('error', (err) => log?.debug({ err: err.message }, 'Tunnel WebSocket failed'));
   const server = http2.createServer({ settings: TUNNEL_H2_SETTINGS, maxSessionMemory: 64 });
   let session: ServerHttp2Session | undefined;
@@ -192,7 +208,12 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
     session = s;
     s.on('error', () => { /* the WebSocket close ends the tunnel */ });
     s.once('localSettings', () => { try { s.setLocalWindowSize(TUNNEL_H2_CONNECTION_WINDOW); } catch { /* closed */ } });
-    s.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); });
+    s.on('goaway', () => { peerWentAway = true; });
+    s.on('close', () => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (!peerWentAway) { ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); return; }
+      setTimeout(() => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.normal, 'HTTP/2 session ended'); }, 2000).unref();
+    });
   });
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const id = nextId++;
@@ -243,10 +264,46 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
     });
   });
 
+  let drained: Promise<void> | undefined;
+  /**
+   * Resolves once the sidecar stopped sending new requests and those in flight ended (the HTTP/2
+   * session then closes and ends the WebSocket), or `drainMs` passed.
+   */
+  const drain = (drainMs: number): Promise<void> => drained ??= new Promise<void>((resolve) => {
+    const s = session;
+    if (drainMs <= 0 || s === undefined || s.closed || s.destroyed || ws.readyState !== ws.OPEN) { resolve(); return; }
+    const finish = (): void => { clearTimeout(timer); ws.off('close', finish); resolve(); };
+    const timer = setTimeout(() => {
+      log?.warn({ inFlight: active }, 'Closed the tunnel with requests still in flight after the drain timeout');
+      finish();
+    }, drainMs);
+    timer.unref();
+    ws.once('close', finish);
+    try {
+      // The ACK comes after the sidecar processed the setting: from then on it opens no streams
+      // here. A stream it had submitted just before may still be on its way, even behind the ACK
+      // (nghttp2 sends ACKs ahead of queued HEADERS); one PING round trip later it has arrived (the
+      // sidecar wrote its queue out when it sent the ACK). Then a graceful HTTP/2 close (GOAWAY):
+      // Node ends the session once the streams in flight are done and their last bytes written,
+      // and the WebSocket closes after them (1000).
+      s.settings({ customSettings: { [TUNNEL_DRAIN_SETTING]: 1 } }, (err) => {
+        if (err) { finish(); return; }
+        const pinged = s.ping((pingErr) => {
+          if (pingErr) { finish(); return; }
+          try { s.close(); } catch { finish(); }
+        });
+        if (!pinged) finish();
+      });
+    } catch {
+      finish(); // a Node without custom SETTINGS (< 20.12): close as before
+    }
+  });
+
   return {
     closed,
     get activeStreams() { return active; },
-    close: async () => {
+    close: async (closeOptions = {}) => {
+      await drain(closeOptions.drainMs ?? TUNNEL_DRAIN_MS);
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE.normal, 'developer closed the tunnel');
       const timer = setTimeout(() => ws.terminate(), 2000);
       timer.unref();
@@ -366,7 +423,8 @@ export interface TunnelHandle {
   readonly current: Tunnel | undefined;
   /** Resolves when serving ended: stop() was called, or the sidecar refused the token (then it rejects with TunnelRefusedError). */
   readonly done: Promise<void>;
-  stop(): Promise<void>;
+  /** Stops reconnecting and closes the current tunnel (draining it, see Tunnel.close). */
+  stop(options?: TunnelCloseOptions): Promise<void>;
 }
 
 /** Keeps a tunnel connected until stopped; a refused token (401/403) ends it for good. */
@@ -419,10 +477,10 @@ export function serveTunnel(options: ServeTunnelOptions): TunnelHandle {
   return {
     get current() { return current; },
     done,
-    stop: async () => {
+    stop: async (closeOptions) => {
       stopped = true;
       wake?.();
-      await current?.close();
+      await current?.close(closeOptions);
       await done.catch(() => undefined);
     },
   };

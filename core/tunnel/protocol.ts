@@ -20,6 +20,12 @@
 // 5. Liveness: WebSocket pings both ways every `pingIntervalMs`; a peer silent for two intervals is
 //    dropped. When the WebSocket goes, the HTTP/2 session is destroyed: every in-flight stream fails
 //    at once (the sidecar answers 502) and the next matching request follows the fallback.
+// 6. Draining (a graceful leave): the developer sends a SETTINGS frame with TUNNEL_DRAIN_SETTING = 1;
+//    from then on the sidecar opens no new stream on that tunnel (matching requests follow the
+//    fallback) while streams in flight finish. After the SETTINGS ACK and one PING round trip every
+//    stream the sidecar will ever open has arrived; the developer then closes gracefully (GOAWAY),
+//    waiting for them at most TUNNEL_DRAIN_MS.
+//    The sidecar drains the same way from its side when it revokes a tunnel (GOAWAY, then close 4403).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -67,6 +73,14 @@ export const TUNNEL_H2_CONNECTION_WINDOW = 8 << 20;
 /** Largest WebSocket message either end accepts. */
 export const TUNNEL_MAX_MESSAGE_BYTES = 4 << 20;
 export const TUNNEL_PING_INTERVAL_MS = 10_000;
+/**
+ * HTTP/2 SETTINGS identifier (experimental range 0xf000–0xffff, RFC 7540 §11.3) the developer sets
+ * to 1 to say "draining: open no new streams here". Unknown settings are ignored (RFC 9113 §6.5.2),
+ * so older sidecars simply keep routing until the close.
+ */
+export const TUNNEL_DRAIN_SETTING = 0xf0de;
+/** Default bound on how long a draining tunnel waits for its in-flight requests. */
+export const TUNNEL_DRAIN_MS = 10_000;
 
 /** Lower-case hex SHA-256, the form the operator puts in `Route.tokenHash`. */
 export function hashToken(token: string): string {

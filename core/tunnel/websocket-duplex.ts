@@ -11,6 +11,11 @@ export interface WebSocketDuplexCounters {
   /** Called with the size of every binary message received / sent. */
   onBytesIn?: (n: number) => void;
   onBytesOut?: (n: number) => void;
+  /**
+   * How to close the WebSocket when the byte stream ends (HTTP/2 closed gracefully, after its last
+   * bytes): default 1000. `undefined`: leave the close to the peer.
+   */
+  closeOnEnd?: () => { code: number; reason: string } | undefined;
 }
 
 export function webSocketDuplex(ws: WebSocket, counters: WebSocketDuplexCounters = {}): Duplex {
@@ -38,7 +43,8 @@ export function webSocketDuplex(ws: WebSocket, counters: WebSocketDuplexCounters
       ws.send(data, { binary: true }, callback);
     },
     final(callback) {
-      if (ws.readyState === ws.OPEN) ws.close(CLOSE.normal);
+      const how = counters.closeOnEnd ? counters.closeOnEnd() : { code: CLOSE.normal, reason: '' };
+      if (how !== undefined && ws.readyState === ws.OPEN) ws.close(how.code, how.reason);
       callback();
     },
     destroy(err, callback) {
