@@ -12,7 +12,9 @@ import {
   CLOSE, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
 } from '../core/tunnel/protocol.js';
 import { startHeartbeat, webSocketDuplex } from '../core/tunnel/websocket-duplex.js';
+import { OUTBOUND_PATH } from '../core/tunnel/outbound-protocol.js';
 import type { SidecarMetrics } from './metrics.js';
+import type { OutboundServer } from './outbound.js';
 import { authenticateTunnel, tunnelStillAuthorized } from './tunnel-auth.js';
 import type { TunnelPeer, TunnelRegistry } from './tunnel-registry.js';
 
@@ -24,6 +26,8 @@ export interface TunnelServerDeps {
   table: () => RoutingTable;
   now: () => number;
   pingIntervalMs?: number;
+  /** Takes authenticated upgrades on OUTBOUND_PATH (sidecar/outbound.ts); absent: refused with 404. */
+  outbound?: Pick<OutboundServer, 'accept'>;
 }
 
 export interface TunnelServer {
@@ -39,6 +43,11 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n${TUNNEL_REASON_HEADER}: ${reason}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+function isOutboundPath(url: string | undefined): boolean {
+  const path = (url ?? '/').split('?')[0]!;
+  return path === OUTBOUND_PATH;
 }
 
 export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
@@ -74,6 +83,11 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
       metrics.tunnelRefused.inc({ reason: auth.code });
       logger.warn({ remote, status: auth.status, reason: auth.code }, 'Refused developer tunnel');
       refuse(socket, auth.status, auth.reason);
+      return;
+    }
+    if (isOutboundPath(req.url)) {
+      if (deps.outbound) deps.outbound.accept(req, socket, head, auth, remote);
+      else refuse(socket, 404, 'this sidecar does not serve outbound streams');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => attach(ws, auth.intercepts, auth.tokenHash, remote));
