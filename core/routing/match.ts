@@ -14,6 +14,7 @@
 // - precedence: more conditions first (header rules + path prefix), then the longer path prefix,
 //   then Steal before Mirror, then table order. The first matching route wins.
 // - requests from the kubelet's probes (User-Agent `kube-probe/…`) never match.
+// - a route with mode Outbound never matches: it is in the table only for its token hash.
 
 import type { HeaderRule, Route, RoutingTable } from './table.js';
 
@@ -114,7 +115,7 @@ export function byPrecedence(a: CompiledRoute, b: CompiledRoute): number {
 /** The routes of `table` that apply to `port`, compiled and in precedence order. Invalid routes are left out. */
 export function compileRoutes(table: RoutingTable, port: PortIdentity): CompiledRoutes {
   return table.routes
-    .filter((r) => routeTargetsPort(r, port))
+    .filter((r) => r.mode !== 'Outbound' && routeTargetsPort(r, port))
     .map(compileRoute)
     .filter((r) => r.invalid === undefined)
     .sort(byPrecedence);

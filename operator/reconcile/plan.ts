@@ -102,7 +102,9 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   let optIn = false;
   const desired = g.workload ? desiredReplicas(g.workload) : 0;
   const regexProblem = invalidMatchReason(i);
-  const portCheck = g.workload ? resolvePort(ref, g.workload.spec.template, port) : undefined;
+  const outboundOnly = i.spec.mode === 'Outbound';
+  // An Outbound intercept routes no request, so the port it names does not matter.
+  const portCheck = g.workload && !outboundOnly ? resolvePort(ref, g.workload.spec.template, port) : undefined;
 
   // WorkloadFound
   if (g.workload) cond(CONDITION.workloadFound, 'True', 'Found', `${ref} found`);
@@ -180,7 +182,7 @@ export function planIntercept(g: Gathered, now: Date): Plan {
     const warn = phase === 'Failed' || phase === 'Conflict';
     const message = routed
       ? phase === 'Active'
-        ? `Routing matching requests of ${ref} port ${port} to developers`
+        ? outboundOnly ? `Outbound access through the sidecars of ${ref} is ready (routes no requests)` : `Routing matching requests of ${ref} port ${port} to developers`
         : `Routes for ${ref} port ${port} computed; waiting for sidecars`
       : notRoutedMessage;
     events.push({ type: warn ? 'Warning' : 'Normal', reason: phase, message: message.charAt(0).toUpperCase() + message.slice(1) });
