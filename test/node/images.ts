@@ -54,6 +54,8 @@ export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath)
       const [cmd, ...rest] = [...(c.command ?? []), ...(c.args ?? [])];
       return cmd ? { command: cmd === 'node' ? nodeBinary : cmd, args: rest } : 'the detour/shell image needs a command';
     },
+    // Debian's redis-server, as the official image runs it (no persistence: the test node has no image layers to keep it in).
+    redis: (c) => ({ command: 'redis-server', args: c.args?.length ? c.args : ['--port', '6379', '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--daemonize', 'no'] }),
     'detour/echo': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'echo-main.js'), ...(c.args ?? [])] }),
     detour,
   };
