@@ -114,6 +114,18 @@ async function gatherContainer(kube: Kube, ns: string, workload: WorkloadJson, c
   return { env, files };
 }
 
+/**
+ * Opens the outbound tunnel before the command starts. A sidecar that has not received the routing
+ * table with this token yet answers 403 for a moment (as for inbound tunnels); retried for up to
+ * 30 s, then the command starts anyway and its connections get the reason.
+ */
+async function warmUp(dialer: OutboundDialer, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; attempt < 12 && !signal.aborted; attempt++) {
+    try { await dialer.connect(); return; } catch { /* told through onStatus */ }
+    await new Promise((r) => setTimeout(r, Math.min(4000, 250 * 2 ** attempt)));
+  }
+}
+
 function probeUserNamespaces(): boolean {
   const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true'], { stdio: 'ignore', timeout: 5000 });
   return r.status === 0;
@@ -131,6 +143,7 @@ export async function runLocalCommand(o: LocalRunOptions): Promise<number> {
     };
     const dialer = buildWorkloadDialer(kube, o.intercept, o.workload, screen);
     closers.push(() => dialer.close());
+    await warmUp(dialer, o.signal);
     const socks = buildSocksProxy({ dialer, onConnection });
     const socksPort = await listen(socks, o.socksPort ?? 0, '127.0.0.1');
     closers.push(() => closeServer(socks));

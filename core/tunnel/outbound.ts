@@ -122,6 +122,8 @@ function serveOutbound(ws: WebSocket, options: ConnectOutboundOptions): Outbound
 export interface OutboundDialer {
   /** Opens a connection in the cluster, (re)connecting the tunnel first when it is down. */
   dial(target: OutboundTarget): Promise<Duplex>;
+  /** Opens the tunnel now if it is down (e.g. to report a problem before any connection). */
+  connect(): Promise<OutboundTunnel>;
   readonly current: OutboundTunnel | undefined;
   close(): Promise<void>;
 }
@@ -168,6 +170,7 @@ export function buildOutboundDialer(options: OutboundDialerOptions): OutboundDia
 
   return {
     get current() { return current; },
+    connect: () => tunnel(),
     async dial(target) {
       if (closed) throw new OutboundError('tunnel', 'detour is shutting down');
       return (await tunnel()).open(target);
