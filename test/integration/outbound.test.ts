@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -64,6 +64,7 @@ beforeAll(async () => {
       volumeMounts: [{ name: 'config', mountPath: '/etc/app' }, { name: 'creds', mountPath: '/var/run/secrets/db' }],
     }, { volumes: [{ name: 'config', configMap: { name: 'app-config' } }, { name: 'creds', secret: { secretName: 'db' } }] }, { 'detour.dev/inject': 'true' }),
   });
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'checkout' }, spec: { selector: { app: 'checkout' }, ports: [{ port: 80, targetPort: 'http' }] } } });
   await apps.createNamespacedDeployment({ namespace: other, body: deployment('inventory', other, { image: 'detour/echo', env: [{ name: 'POD_NAME', value: 'inventory-in-stock' }], ports: [{ name: 'http', containerPort: 8080 }] }) });
   await core.createNamespacedService({ namespace: other, body: { metadata: { name: 'inventory' }, spec: { selector: { app: 'inventory' }, ports: [{ port: 8080, targetPort: 'http' }] } } });
   const redisPods = await waitForReadyPods(kc, ns, 'app=redis', 1, 120_000).catch(async (err: unknown) => {
@@ -111,17 +112,21 @@ describe('detour run reaches cluster Services', () => {
 
   it('reaches http://name.ns:port in another namespace through the SOCKS5 (ALL_PROXY) and HTTP proxies with curl', async () => {
     const url = `http://inventory.${other}:8080/stock`;
-    const r = await detourRun(['--no-by-name', '--', 'sh', '-c', `curl -sS "${url}?via=socks" && echo && curl -sS -x "$HTTP_PROXY" "${url}?via=http" && echo && curl -sS -p -x "$HTTP_PROXY" "${url}?via=connect"`]);
+    const o = (n: string) => join(work, `${n}.json`);
+    const r = await detourRun(['--no-by-name', '--', 'sh', '-c', `curl -sS -o ${o('socks')} "${url}?via=socks" && curl -sS -o ${o('http')} -x "$HTTP_PROXY" "${url}?via=http" && curl -sS -o ${o('connect')} -p -x "$HTTP_PROXY" "${url}?via=connect"`]);
     expect(r.code).toBe(0);
-    const answers = r.output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { pod: string; path: string });
+    const answers = ['socks', 'http', 'connect'].map((n) => JSON.parse(readFileSync(o(n), 'utf8')) as { pod: string; path: string });
     expect(answers.map((a) => a.path)).toEqual(['/stock?via=socks', '/stock?via=http', '/stock?via=connect']);
     expect(answers.every((a) => a.pod === 'inventory-in-stock')).toBe(true);
   });
 
   it('answers an unknown name and a closed port with clear errors', async () => {
-    const r = await detourRun(['--no-by-name', '--', 'sh', '-c', 'curl -sS -i -x "$HTTP_PROXY" http://nosuch:80/; curl -sS -i -x "$HTTP_PROXY" http://redis:6380/; exit 0']);
-    expect(r.output).toMatch(/x-detour-reason: cannot resolve nosuch in the pod/i);
-    expect(r.output).toMatch(/x-detour-reason: cannot connect to redis:6380 \([\d.]+\): ECONNREFUSED/i);
+    const [redis] = await waitForReadyPods(kc, ns, 'app=redis', 1);
+    const ip = redis!.status!.podIP!;
+    const r = await detourRun(['--no-by-name', '--', 'sh', '-c', `curl -sS -i -x "$HTTP_PROXY" http://nosuch:80/; curl -sS -i -x "$HTTP_PROXY" http://${ip}:6380/; curl -sS --socks5-hostname "\${ALL_PROXY#socks5h://}" http://nosuch:80/; exit 0`]);
+    expect(r.output).toMatch(/x-detour-reason: cannot resolve nosuch in the pod: ENOTFOUND/i);
+    expect(r.output).toMatch(new RegExp(`x-detour-reason: cannot connect to ${ip.replaceAll('.', '\\.')}:6380: ECONNREFUSED`, 'i'));
+    expect(r.output).toMatch(/SOCKS5.*(unreachable|\(4\))/i);
   });
 });
 
@@ -161,5 +166,31 @@ describe('detour run gives the container\'s env and files', () => {
       const l = await custom.listNamespacedCustomObject({ group: 'detour.dev', version: 'v1alpha1', namespace: ns, plural: 'intercepts' }) as { items: unknown[] };
       return l.items.length === 0 ? true : undefined;
     }, 60_000);
+  });
+});
+
+describe('detour intercept ... -- COMMAND', () => {
+  it('routes matching requests to the command while it runs, gives it the cluster, and ends the intercept with it', async () => {
+    const go = join(work, 'stop-server');
+    const server = [
+      'const fs = require("fs"), http = require("http");',
+      'const s = http.createServer((req, res) => res.end(`laptop with ${process.env.LITERAL} at ${process.env.DETOUR_ROOT ? "root" : "none"}`)).listen(Number(process.argv[2]), "127.0.0.1");',
+      `setInterval(() => { if (fs.existsSync(${JSON.stringify(go)})) { s.close(); process.exit(3); } }, 100);`,
+    ].join('\n');
+    writeFileSync(join(work, 'server.cjs'), server);
+    const port = 30000 + Math.floor(Math.random() * 20000);
+    const cli = startCli(['intercept', 'checkout', '-n', ns, '--header', 'x-detour-user=cmd', '--to', String(port), '--', process.execPath, join(work, 'server.cjs'), String(port)], { KUBECONFIG });
+    running.push(cli);
+    await cli.waitFor(/Serving 1\/1 replica/, 180_000);
+    const pod = await checkoutPod();
+    const body = await eventually('a routed request to reach the command', async () => {
+      const out = await execInPod(pod, ['curl', '-sS', '-H', 'x-detour-user: cmd', `http://checkout.${ns}/`]).catch(() => '');
+      return out.startsWith('laptop') ? out : undefined;
+    }, 60_000);
+    expect(body).toBe('laptop with plain value at root');
+    writeFileSync(go, '');
+    const { code } = await cli.exited;
+    expect(code).toBe(3);
+    expect(cli.output).toMatch(/Deleted Intercept cmd-checkout/);
   });
 });
