@@ -60,11 +60,14 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // With a local command (run, intercept -- CMD) stdout is the command's: detour's own lines go to stderr.
+  const c = parsed.command;
+  const screenOut = c.kind === 'run' || (c.kind === 'intercept' && c.command) ? process.stderr : process.stdout;
   const io: Io = {
     screen: {
-      info: (line) => process.stdout.write(`${line}\n`),
-      request: (line) => process.stdout.write(`${line}\n`),
-      warn: (line) => process.stdout.write(`${line}\n`),
+      info: (line) => screenOut.write(`${line}\n`),
+      request: (line) => screenOut.write(`${line}\n`),
+      warn: (line) => screenOut.write(`${line}\n`),
     },
     print: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     now: () => new Date(),

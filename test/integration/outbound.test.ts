@@ -78,6 +78,9 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(async () => {
+  writeFileSync(join(work, 'stop-server'), ''); // a command whose CLI was killed would outlive it
+  writeFileSync(join(work, 'go'), '');
+  await new Promise((r) => setTimeout(r, 300));
   for (const p of running) p.kill('SIGKILL');
   if (ns) await deleteNamespace(kc, ns);
   if (other) await deleteNamespace(kc, other);
