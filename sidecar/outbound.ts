@@ -205,8 +205,7 @@ export function buildOutboundServer(deps: OutboundServerDeps): OutboundServer {
     if (isIp) { onAddress(target.host); return; }
     lookup(target.host, (err, address) => {
       if (err || !address) {
-        const code = classifyDialError(err?.code) === 'dns' || !err ? 'dns' : classifyDialError(err.code);
-        fail(code, `cannot resolve ${target.host} in the pod: ${err?.code ?? 'no address'}`);
+        fail('dns', `cannot resolve ${target.host} in the pod: ${err?.code ?? 'no address'}`);
         return;
       }
       onAddress(address);
