@@ -25,6 +25,14 @@ describe('parseCommandLine', () => {
     ['help for a command', ['intercept', '--help'], { kind: 'help', topic: 'intercept' }],
     ['help topic', ['help', 'env'], { kind: 'help', topic: 'env' }],
     ['no arguments is help', [], { kind: 'help' }],
+    ['run: everything after -- is the command, its flags included', ['run', 'checkout', '-n', 'shop', '--forward', '6379:redis:6379', '--forward', 'db.data:5432', '--', 'redis-cli', '-n', '2', '--', 'x'], {
+      kind: 'run', cluster: { namespace: 'shop' }, workload: { kind: 'Deployment', name: 'checkout' }, command: ['redis-cli', '-n', '2', '--', 'x'],
+      local: { forwards: [{ localPort: 6379, target: { host: 'redis', port: 6379 } }, { localPort: 5432, target: { host: 'db.data', port: 5432 } }], byName: true }, keep: false,
+    }],
+    ['run with proxy ports and without the by-name path', ['run', 'checkout', '--socks-port', '1080', '--http-proxy-port', '0', '--no-by-name', '-c', 'app', '--', 'env'], {
+      kind: 'run', container: 'app', command: ['env'], local: { forwards: [], socksPort: 1080, httpProxyPort: 0, byName: false },
+    }],
+    ['intercept -- COMMAND', ['intercept', 'checkout', '--to', '3000', '--', 'npm', 'start'], { kind: 'intercept', command: ['npm', 'start'], local: { forwards: [], byName: true } }],
   ])('%s', (_name, argv, expected) => {
     const r = parseCommandLine(argv);
     expect(r).toMatchObject({ ok: true, command: expected });
@@ -32,6 +40,11 @@ describe('parseCommandLine', () => {
 
   it.each([
     ['unknown command', ['intrcept'], /unknown command "intrcept"/],
+    ['run without a command', ['run', 'checkout'], /missing -- COMMAND/],
+    ['run with nothing after --', ['run', 'checkout', '--'], /nothing after --/],
+    ['a bad --forward', ['run', 'checkout', '--forward', 'redis', '--', 'x'], /--forward redis: use \[LOCALPORT:\]HOST:PORT/],
+    ['a command after -- where none is taken', ['list', '--', 'x'], /takes no command after --/],
+    ['--forward on intercept without a command', ['intercept', 'checkout', '--to', '3000', '--forward', 'redis:6379'], /apply to the command after --/],
     ['missing --to', ['intercept', 'checkout', '--header', 'a=b'], /missing --to/],
     ['missing workload', ['intercept', '--to', '3000'], /missing WORKLOAD/],
     ['two workloads', ['intercept', 'a', 'b', '--to', '3000'], /unexpected argument "b"/],

@@ -5,6 +5,7 @@ import { parseDuration } from '../core/api/duration.js';
 import type { HeaderRule, InterceptMode } from '../core/routing/table.js';
 import { TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
 import { COMMANDS, type CommandName } from './help.js';
+import { parseForwardSpec, type ForwardSpec } from './forward.js';
 import { parseHeaderRule, parseMode, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
 
 export interface ClusterFlags {
@@ -30,6 +31,30 @@ export interface InterceptCommand {
   timeoutMs: number;
   /** How long in-flight requests may take to finish when the session stops (`--drain-timeout`). */
   drainMs: number;
+  /** After `--`: run this with the container's env, files and network; the intercept ends when it exits. */
+  command?: string[];
+  /** With `command`: see RunCommand. */
+  local?: LocalNetworkFlags;
+}
+
+export interface LocalNetworkFlags {
+  forwards: ForwardSpec[];
+  socksPort?: number;
+  httpProxyPort?: number;
+  byName: boolean;
+}
+
+export interface RunCommand {
+  kind: 'run';
+  cluster: ClusterFlags;
+  workload: WorkloadRef;
+  container?: string;
+  command: string[];
+  local: LocalNetworkFlags;
+  owner?: string;
+  ttl?: string;
+  keep: boolean;
+  timeoutMs: number;
 }
 
 export interface ConnectCommand { kind: 'connect'; cluster: ClusterFlags; name: string; target: string; via?: string; drainMs: number }
@@ -40,7 +65,7 @@ export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: Work
 export interface HelpCommand { kind: 'help'; topic?: CommandName }
 export interface VersionCommand { kind: 'version' }
 
-export type Command = InterceptCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | HelpCommand | VersionCommand;
+export type Command = InterceptCommand | RunCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | HelpCommand | VersionCommand;
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; error: string; topic?: CommandName };
 
@@ -53,12 +78,17 @@ const CLUSTER_OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h' },
 };
 
+const LOCAL_OPTIONS: Record<string, OptionSpec> = {
+  forward: { type: 'string', multiple: true }, 'socks-port': { type: 'string' }, 'http-proxy-port': { type: 'string' }, 'no-by-name': { type: 'boolean' },
+};
+
 const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
   intercept: {
     to: { type: 'string' }, header: { type: 'string', multiple: true }, 'path-prefix': { type: 'string' }, port: { type: 'string' },
     mode: { type: 'string' }, ttl: { type: 'string' }, name: { type: 'string' }, owner: { type: 'string' }, keep: { type: 'boolean' },
-    via: { type: 'string' }, timeout: { type: 'string' }, 'drain-timeout': { type: 'string' },
+    via: { type: 'string' }, timeout: { type: 'string' }, 'drain-timeout': { type: 'string' }, ...LOCAL_OPTIONS,
   },
+  run: { container: { type: 'string', short: 'c' }, owner: { type: 'string' }, ttl: { type: 'string' }, keep: { type: 'boolean' }, timeout: { type: 'string' }, ...LOCAL_OPTIONS },
   connect: { to: { type: 'string' }, via: { type: 'string' }, 'drain-timeout': { type: 'string' } },
   list: { 'all-namespaces': { type: 'boolean', short: 'A' }, output: { type: 'string', short: 'o' } },
   status: {},
@@ -78,10 +108,14 @@ export function parseCommandLine(argv: readonly string[]): ParseResult {
   if (first === '--version' || first === 'version') return { ok: true, command: { kind: 'version' } };
   if (!isCommand(first)) return { ok: false, error: `unknown command "${first}" (commands: ${COMMANDS.join(', ')})` };
 
+  // Everything after the first `--` is the local command (`detour run W -- redis-cli ping`).
+  const dashes = rest.indexOf('--');
+  const local = dashes === -1 ? undefined : rest.slice(dashes + 1);
+  const own = dashes === -1 ? rest : rest.slice(0, dashes);
   let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...rest], options: { ...CLUSTER_OPTIONS, ...OPTIONS[first] }, allowPositionals: true, strict: true }) as {
+    ({ values, positionals } = parseArgs({ args: [...own], options: { ...CLUSTER_OPTIONS, ...OPTIONS[first] }, allowPositionals: true, strict: true }) as {
       values: Record<string, string | boolean | string[] | undefined>; positionals: string[];
     });
   } catch (err) {
@@ -89,7 +123,7 @@ export function parseCommandLine(argv: readonly string[]): ParseResult {
   }
   if (values.help) return { ok: true, command: { kind: 'help', topic: first } };
   try {
-    return { ok: true, command: build(first, values, positionals) };
+    return { ok: true, command: build(first, values, positionals, local) };
   } catch (err) {
     if (err instanceof UsageError) return { ok: false, error: err.message, topic: first };
     throw err;
@@ -100,7 +134,7 @@ function isCommand(word: string): word is CommandName {
   return (COMMANDS as readonly string[]).includes(word);
 }
 
-function build(command: CommandName, v: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Command {
+function build(command: CommandName, v: Record<string, string | boolean | string[] | undefined>, positionals: string[], local: string[] | undefined): Command {
   const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const cluster: ClusterFlags = {};
   if (str('namespace') !== undefined) cluster.namespace = str('namespace');
@@ -134,7 +168,44 @@ function build(command: CommandName, v: Record<string, string | boolean | string
     return ms;
   };
 
+  const port = (flag: string): number | undefined => {
+    const t = str(flag);
+    if (t === undefined) return undefined;
+    if (!/^\d{1,5}$/.test(t) || Number(t) > 65535) throw new UsageError(`--${flag} ${t}: a port number (0 picks a free one)`);
+    return Number(t);
+  };
+  const localFlags = (): LocalNetworkFlags => {
+    const forwards = ((v.forward as string[] | undefined) ?? []).map((f) => {
+      const spec = parseForwardSpec(f);
+      if (typeof spec === 'string') throw new UsageError(spec);
+      return spec;
+    });
+    const flags: LocalNetworkFlags = { forwards, byName: v['no-by-name'] !== true };
+    const s = port('socks-port');
+    if (s !== undefined) flags.socksPort = s;
+    const h = port('http-proxy-port');
+    if (h !== undefined) flags.httpProxyPort = h;
+    return flags;
+  };
+  if (local !== undefined && command !== 'intercept' && command !== 'run') throw new UsageError(`"detour ${command}" takes no command after --`);
+  if (local !== undefined && local.length === 0) throw new UsageError('nothing after --: give the command to run, e.g. -- redis-cli -h redis ping');
+  if (local === undefined && ((v.forward as string[] | undefined)?.length || str('socks-port') || str('http-proxy-port') || v['no-by-name']) && command === 'intercept') {
+    throw new UsageError('--forward, --socks-port, --http-proxy-port and --no-by-name apply to the command after --');
+  }
+
   switch (command) {
+    case 'run': {
+      if (local === undefined) throw new UsageError('missing -- COMMAND: detour run WORKLOAD -- COMMAND [ARGS]');
+      const timeout = str('timeout');
+      const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(timeout);
+      if (timeoutMs === undefined) throw new UsageError(`--timeout ${timeout}: expected a duration such as 90s or 5m`);
+      const c: RunCommand = { kind: 'run', cluster, workload: parseWorkloadRef(one('WORKLOAD')), command: local, local: localFlags(), keep: v.keep === true, timeoutMs };
+      if (str('container') !== undefined) c.container = str('container');
+      if (str('owner') !== undefined) c.owner = str('owner');
+      const ttl = str('ttl');
+      if (ttl !== undefined) c.ttl = parseTtl(ttl);
+      return c;
+    }
     case 'intercept': {
       const headers = ((v.header as string[] | undefined) ?? []).map(parseHeaderRule);
       const pathPrefix = str('path-prefix');
@@ -157,6 +228,7 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       if (str('owner') !== undefined) c.owner = str('owner');
       const u = via();
       if (u !== undefined) c.via = u;
+      if (local !== undefined) { c.command = local; c.local = localFlags(); }
       return c;
     }
     case 'connect': {

@@ -13,6 +13,7 @@ import { resourcePath, statusOf, type Kube } from './kube.js';
 import { resolveOwner } from './identity.js';
 import { describeProgress } from './progress.js';
 import { buildLabelSelector } from './replicas.js';
+import { serveWithCommand } from './run-command.js';
 import { startSession, type Screen } from './session.js';
 import { sleep } from './sleep.js';
 import { buildIntercept, buildInterceptName, describeMatch, planAdoption } from './spec.js';
@@ -27,10 +28,12 @@ export interface Io {
   signal: AbortSignal;
   /** The local OS user: the owner when neither the API server nor the kubeconfig names one. */
   user: string;
+  /** For commands run locally (`detour run`, `intercept -- CMD`): the laptop's environment and facts. */
+  host?: { env: NodeJS.ProcessEnv; platform: string; isRoot: boolean; tmpDir: string };
 }
 
 /** Polls the Intercept until it routes (phase Active), printing each new step. */
-async function waitUntilRouted(kube: Kube, ns: string, name: string, io: Io, timeoutMs: number): Promise<Intercept | undefined> {
+export async function waitUntilRouted(kube: Kube, ns: string, name: string, io: Io, timeoutMs: number): Promise<Intercept | undefined> {
   const deadline = io.now().getTime() + timeoutMs;
   let last = '';
   while (!io.signal.aborted) {
@@ -93,7 +96,9 @@ export async function runIntercept(kube: Kube, cmd: InterceptCommand, io: Io): P
   let exitCode = 0;
   try {
     const routed = await waitUntilRouted(kube, ns, name, io, cmd.timeoutMs);
-    if (routed) {
+    if (routed && cmd.command && cmd.local) {
+      exitCode = await serveWithCommand(kube, routed, { ...cmd, command: cmd.command, local: cmd.local }, io);
+    } else if (routed) {
       const why = await serve(kube, routed, cmd.target, cmd.via, cmd.drainMs, io);
       if (why) { io.screen.warn(why); exitCode = 1; }
     }

@@ -1,6 +1,6 @@
 // Help texts, one per command, each with examples. Pure data.
 
-export const COMMANDS = ['intercept', 'connect', 'list', 'status', 'leave', 'env'] as const;
+export const COMMANDS = ['intercept', 'run', 'connect', 'list', 'status', 'leave', 'env'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const GLOBAL = `Cluster options (like kubectl):
@@ -21,6 +21,7 @@ Commands:
   status NAME         show an Intercept's phase, conditions and recent events
   leave NAME          delete an Intercept (its requests go back to the cluster at once)
   env WORKLOAD        print a workload's environment, to run the same service locally
+  run WORKLOAD -- CMD run CMD with the workload's environment, files and cluster network
 
 Examples:
   detour intercept checkout --header x-detour-user=alice --to localhost:3000
@@ -67,6 +68,9 @@ Options:
       --drain-timeout DURATION
                             on Ctrl-C, how long requests already on their way to you may take
                             to finish (default: 10s; new ones reach the cluster at once; 0: close at once)
+  -- COMMAND [ARGS]         run COMMAND as "detour run" does (env, files, cluster network) and
+                            end the intercept when it exits; --forward, --socks-port,
+                            --http-proxy-port and --no-by-name as for "detour run"
 
 Examples:
   # Requests with "x-detour-user: alice" reach localhost:3000; all others stay in the cluster.
@@ -77,6 +81,39 @@ Examples:
 
   # Watch a copy of live traffic without answering it.
   detour intercept statefulset/orders --mode mirror --header x-debug=1 --to 3000
+
+${GLOBAL}`,
+
+  run: `detour run — run a local command with a workload's environment, files and cluster network
+
+Usage:
+  detour run WORKLOAD [options] -- COMMAND [ARGS]
+
+COMMAND gets the container's environment (as "detour env" resolves it), the files of its
+ConfigMap, Secret, downwardAPI and projected volumes under a private folder (DETOUR_ROOT; each
+volume at its mountPath below it; Secret files mode 0600; removed when COMMAND exits), and the
+cluster's network through the workload's Detour sidecar: ALL_PROXY (SOCKS5, names resolved in the
+cluster) and HTTP_PROXY/HTTPS_PROXY point at local proxies, and on Linux the namespace's Services
+resolve by name (/etc/hosts in a private mount namespace maps them to 127.77.x.y, where detour
+listens). The exit code is COMMAND's. No request is routed to you: the credential is an Intercept
+with mode Outbound, created for the run and deleted after it (shown by "kubectl get intercepts").
+
+Options:
+  -c, --container NAME          the container (default: the first that is not Detour's)
+      --forward [LPORT:]HOST:PORT  listen on 127.0.0.1:LPORT (default PORT) and connect each
+                                connection to HOST:PORT in the cluster (like ssh -L); repeatable
+      --socks-port PORT         the SOCKS5 proxy's port (default: a free one)
+      --http-proxy-port PORT    the HTTP proxy's port (default: a free one)
+      --no-by-name              do not set up the by-name path (proxies and forwards only)
+      --ttl DURATION            the Intercept expires after this long
+      --owner TEXT              shown in "detour list" (default: your user name)
+      --keep                    keep the Intercept when the command exits
+      --timeout DURATION        how long to wait for the sidecars (default: 3m)
+
+Examples:
+  detour run checkout -n shop -- redis-cli -h redis ping
+  detour run checkout -n shop --forward 5432:postgres.db:5432 -- npm start
+  detour run checkout -n shop -- sh -c 'cat $DETOUR_ROOT/etc/app/config.yaml'
 
 ${GLOBAL}`,
 

@@ -2,12 +2,13 @@
 // The detour CLI (also `kubectl detour`). The only file that reads process.argv and process.env;
 // everything else takes what it needs as parameters.
 
-import { homedir, userInfo } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { parseCommandLine, type Command } from './args.js';
 import { runConnect, runEnv, runIntercept, runLeave, runList, runStatus, type Io } from './commands.js';
 import { CliError } from './errors.js';
 import { HELP, MAIN_HELP } from './help.js';
 import { buildKube, loadKubeConfig } from './kube.js';
+import { runRun } from './run-command.js';
 
 const VERSION = '0.1.0';
 
@@ -33,6 +34,7 @@ async function run(command: Command, io: Io): Promise<number> {
         case 'status': return runStatus(kube, command, io);
         case 'leave': return runLeave(kube, command, io);
         case 'env': return runEnv(kube, command, io);
+        case 'run': return runRun(kube, command, io);
       }
     }
   }
@@ -58,16 +60,20 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // With a local command (run, intercept -- CMD) stdout is the command's: detour's own lines go to stderr.
+  const c = parsed.command;
+  const screenOut = c.kind === 'run' || (c.kind === 'intercept' && c.command) ? process.stderr : process.stdout;
   const io: Io = {
     screen: {
-      info: (line) => process.stdout.write(`${line}\n`),
-      request: (line) => process.stdout.write(`${line}\n`),
-      warn: (line) => process.stdout.write(`${line}\n`),
+      info: (line) => screenOut.write(`${line}\n`),
+      request: (line) => screenOut.write(`${line}\n`),
+      warn: (line) => screenOut.write(`${line}\n`),
     },
     print: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     now: () => new Date(),
     signal: controller.signal,
     user: localUser(),
+    host: { env: process.env, platform: process.platform, isRoot: process.getuid?.() === 0, tmpDir: tmpdir() },
   };
   try {
     return await run(parsed.command, io);

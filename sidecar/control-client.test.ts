@@ -200,6 +200,11 @@ describe('parseOperatorMessage', () => {
     expect('error' in r && r.error).toMatch(reason);
   });
 
+  it('accepts a table with an Outbound route (the token of detour run; routes nothing)', () => {
+    const route = { intercept: 'shop/run', port: 'http', mode: 'Outbound', fallback: 'App', tokenHash: 'ab'.repeat(32) };
+    expect(parseOperatorMessage(JSON.stringify({ type: 'table', table: { ...table('e', 2), routes: [route] } }))).toMatchObject({ type: 'table', table: { routes: [route] } });
+  });
+
   it('accepts a table', () => {
     expect(parseOperatorMessage(JSON.stringify({ type: 'table', table: table('e', 1) }))).toMatchObject({ type: 'table', table: { version: 1 } });
   });

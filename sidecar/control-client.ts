@@ -51,7 +51,7 @@ export function parseOperatorMessage(text: string): OperatorToSidecar | { error:
   if (!Array.isArray(t.routes)) return { error: 'table.routes is not an array' };
   for (const r of t.routes as Partial<Route>[]) {
     if (typeof r !== 'object' || r === null || typeof r.intercept !== 'string' || typeof r.tokenHash !== 'string'
-      || (r.mode !== 'Steal' && r.mode !== 'Mirror') || (r.fallback !== 'App' && r.fallback !== 'Reject')
+      || (r.mode !== 'Steal' && r.mode !== 'Mirror' && r.mode !== 'Outbound') || (r.fallback !== 'App' && r.fallback !== 'Reject')
       || (typeof r.port !== 'string' && typeof r.port !== 'number')) {
       return { error: 'table.routes has a malformed route' };
     }

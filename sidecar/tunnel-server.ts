@@ -13,7 +13,9 @@ import {
   CLOSE, TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
 } from '../core/tunnel/protocol.js';
 import { startHeartbeat, webSocketDuplex } from '../core/tunnel/websocket-duplex.js';
+import { OUTBOUND_PATH } from '../core/tunnel/outbound-protocol.js';
 import type { SidecarMetrics } from './metrics.js';
+import type { OutboundServer } from './outbound.js';
 import { authenticateTunnel, tunnelStillAuthorized } from './tunnel-auth.js';
 import type { TunnelPeer, TunnelRegistry } from './tunnel-registry.js';
 
@@ -25,6 +27,8 @@ export interface TunnelServerDeps {
   table: () => RoutingTable;
   now: () => number;
   pingIntervalMs?: number;
+  /** Takes authenticated upgrades on OUTBOUND_PATH (sidecar/outbound.ts); absent: refused with 404. */
+  outbound?: Pick<OutboundServer, 'accept'>;
   /** How long a revoked tunnel's in-flight requests may take before it is closed anyway (default TUNNEL_DRAIN_MS). */
   drainMs?: number;
   limits?: TunnelLimits;
@@ -51,6 +55,11 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n${TUNNEL_REASON_HEADER}: ${reason}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+function isOutboundPath(url: string | undefined): boolean {
+  const path = (url ?? '/').split('?')[0]!;
+  return path === OUTBOUND_PATH;
 }
 
 export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
@@ -118,6 +127,11 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
       if (n > 0) attached.set(hash, n); else attached.delete(hash);
     };
     socket.once('close', release);
+    if (isOutboundPath(req.url)) {
+      if (deps.outbound) deps.outbound.accept(req, socket, head, auth, remote);
+      else refuse(socket, 404, 'this sidecar does not serve outbound streams');
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => attach(ws, auth.intercepts, auth.tokenHash, remote));
   });
 

@@ -179,6 +179,14 @@ describe('matchRoute', () => {
       headers: { 'x-m': ['a', 'b'] }, want: 'shop/m',
     },
     {
+      name: 'an Outbound route never matches, even global on the port',
+      routes: [route('shop/run', { mode: 'Outbound' })], headers: {}, want: undefined,
+    },
+    {
+      name: 'an Outbound route does not shadow a Steal route',
+      routes: [route('shop/run', { mode: 'Outbound' }), alice], headers: { 'x-detour-user': 'alice' }, want: 'shop/alice',
+    },
+    {
       name: 'route for another port is ignored',
       routes: [route('shop/grpc', { port: 'grpc' })], headers: {}, want: undefined,
     },

@@ -19,6 +19,7 @@
 //   operator never routes two Steal intercepts that some request could match both, so among Steal
 //   routes this order only decides during a table change.
 // - requests from the kubelet's probes (User-Agent `kube-probe/…`) never match.
+// - a route with mode Outbound never matches: it is in the table only for its token hash.
 
 import type { HeaderRule, Route, RoutingTable } from './table.js';
 import { normalisePathPrefix, normaliseRequestPath, pathHasPrefix } from './path.js';
@@ -119,7 +120,7 @@ export function byPrecedence(a: CompiledRoute, b: CompiledRoute): number {
 /** The routes of `table` that apply to `port`, compiled and in precedence order. Invalid routes are left out. */
 export function compileRoutes(table: RoutingTable, port: PortIdentity): CompiledRoutes {
   return table.routes
-    .filter((r) => routeTargetsPort(r, port))
+    .filter((r) => r.mode !== 'Outbound' && routeTargetsPort(r, port))
     .map(compileRoute)
     .filter((r) => r.invalid === undefined)
     .sort(byPrecedence);

@@ -14,7 +14,8 @@ export interface RouteMatch {
   pathPrefix?: string;
 }
 
-export type InterceptMode = 'Steal' | 'Mirror';
+/** Outbound: routes no request; the Intercept exists for its token (outbound streams, `detour run`). */
+export type InterceptMode = 'Steal' | 'Mirror' | 'Outbound';
 export type FallbackPolicy = 'App' | 'Reject';
 
 export interface Route {

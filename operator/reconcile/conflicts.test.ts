@@ -30,6 +30,11 @@ describe('planConflicts', () => {
     ['different workloads do not conflict', [icpt('a', 't1', { match: alice }), icpt('b', 't2', { match: alice, workload: { kind: 'Deployment', name: 'cart' } })], {}],
     ['an intercept in conflict does not block a newer one', [icpt('a', 't1', { match: alice }), icpt('g', 't2', {}), icpt('b', 't3', { match: bob })], { 'shop/g': 'shop/a' }],
 
+    ['an Outbound intercept (detour run) routes nothing: it blocks no Steal, not even one with fallback Reject', [
+      icpt('run', 't1', { mode: 'Outbound' }), icpt('a', 't2', { match: alice, fallback: 'Reject' }), icpt('g', 't3', { match: bob, fallback: 'Reject' }),
+    ], {}],
+    ['an Outbound intercept never yields', [icpt('a', 't1', {}), icpt('run', 't2', { mode: 'Outbound' })], {}],
+
     // Issue 12: a more specific (or just different) rule set that some request could match too.
     ['the reproduced hijack: a newer regex .+ with pathPrefix / yields to alice (and bob)', [
       icpt('alice', 't1', { match: alice }), icpt('bob', 't2', { match: bob }), icpt('mallory', 't3', { match: user({ regex: '.+' }, '/') }),

@@ -35,6 +35,7 @@ function sameTarget(a: Intercept, b: Intercept): boolean {
 /** Would `newer` conflict with the already admitted `older` (both on the same workload and port)? */
 export function conflictsWith(newer: Intercept, older: Intercept): boolean {
   if ((newer.spec.mode ?? 'Steal') !== 'Steal') return false;
+  if (older.spec.mode === 'Outbound') return false; // routes no request: nothing to take over or to answer 503 for
   const olderSteal = (older.spec.mode ?? 'Steal') === 'Steal';
   if (!olderSteal && (newer.spec.fallback ?? 'App') !== 'Reject') return false;
   return matchesOverlap(older.spec.match, newer.spec.match);

@@ -55,6 +55,7 @@ describe('planIntercept: phase and reason', () => {
     ['ttl ran out', gathered({ intercept: intercept({ ttl: '1h' }) }), 'Expired', 'Expired'],
     ['ttl not yet over', gathered({ intercept: intercept({ ttl: '3h' }) }), 'Active', 'Routed'],
     ['expiry wins over a missing workload', gathered({ intercept: intercept({ ttl: '1h' }), workload: undefined }), 'Expired', 'Expired'],
+    ['Outbound: routed (for its token) whatever port it names', gathered({ intercept: intercept({ mode: 'Outbound', port: 'none', match: undefined }) }), 'Active', 'Routed'],
     ['token Secret owned by someone else', gathered({ tokenSecretForeign: true, tokenHash: undefined }), 'Failed', 'TokenSecretTaken'],
   ])('%s → %s', (_name, g, phase, reason) => {
     const plan = planIntercept(g, now);

@@ -6,7 +6,7 @@ import { mergeConditions, type ConditionInput } from '../../core/api/conditions.
 import { parseDuration } from '../../core/api/duration.js';
 import { rfc3339 } from '../../core/api/time.js';
 import { compileRoute } from '../../core/routing/match.js';
-import type { Route } from '../../core/routing/table.js';
+import type { InterceptMode, Route } from '../../core/routing/table.js';
 import { INJECT_LABEL } from '../../core/constants.js';
 import { canonicalJson } from '../canonical-json.js';
 import { broadMirrorProblem } from './broad-mirror.js';
@@ -25,7 +25,7 @@ export interface Gathered {
   /** Key of the older intercept this one yields to (from planConflicts over its siblings). */
   conflictWith?: string;
   /** The mode of that older intercept. */
-  conflictWithMode?: 'Steal' | 'Mirror';
+  conflictWithMode?: InterceptMode;
   workload?: Workload;
   pods: Pod[];
   /** Lower-case hex SHA-256 of the current token, when the Secret exists and is ours. */
@@ -115,7 +115,9 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   const desired = g.workload ? desiredReplicas(g.workload) : 0;
   const regexProblem = invalidMatchReason(i);
   const broadMirror = broadMirrorProblem(i);
-  const portCheck = g.workload ? resolvePort(ref, g.workload.spec.template, port) : undefined;
+  const outboundOnly = i.spec.mode === 'Outbound';
+  // An Outbound intercept routes no request, so the port it names does not matter.
+  const portCheck = g.workload && !outboundOnly ? resolvePort(ref, g.workload.spec.template, port) : undefined;
 
   // WorkloadFound
   if (g.workload) cond(CONDITION.workloadFound, 'True', 'Found', `${ref} found`);
@@ -226,7 +228,7 @@ export function planIntercept(g: Gathered, now: Date): Plan {
     const warn = phase === 'Failed' || phase === 'Conflict';
     const message = routed
       ? phase === 'Active'
-        ? `Routing matching requests of ${ref} port ${port} to developers`
+        ? outboundOnly ? `Outbound access through the sidecars of ${ref} is ready (routes no requests)` : `Routing matching requests of ${ref} port ${port} to developers`
         : `Routes for ${ref} port ${port} computed; waiting for sidecars`
       : notRoutedMessage;
     events.push({ type: warn ? 'Warning' : 'Normal', reason: phase, message: message.charAt(0).toUpperCase() + message.slice(1) });

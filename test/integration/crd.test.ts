@@ -41,6 +41,11 @@ describe('Intercept CRD', () => {
     expect(i.spec).toMatchObject({ port: 'http', mode: 'Steal', fallback: 'App', ttl: '1h30m' });
   });
 
+  it('accepts an Outbound intercept (no match), the credential of detour run', async () => {
+    const i = await createIntercept(client, ns, 'outbound', { workload, mode: 'Outbound' });
+    expect(i.spec.mode).toBe('Outbound');
+  });
+
   it('accepts a global intercept (no match) on a numeric port', async () => {
     const i = await createIntercept(client, ns, 'global', { workload, port: 8080 });
     expect(i.spec.match).toBeUndefined();
@@ -60,6 +65,8 @@ describe('Intercept CRD', () => {
     ['an unknown mode', { workload, mode: 'Copy' }, /spec\.mode.*Unsupported value: "Copy"/],
     ['an unknown fallback', { workload, fallback: 'Drop' }, /spec\.fallback.*Unsupported value: "Drop"/],
     ['Mirror with fallback Reject', { workload, mode: 'Mirror', fallback: 'Reject' }, /spec\.fallback.*only applies to mode: Steal/],
+    ['Outbound with fallback Reject', { workload, mode: 'Outbound', fallback: 'Reject' }, /spec\.fallback.*only applies to mode: Steal/],
+    ['Outbound with a match', { workload, mode: 'Outbound', match: { headers: [{ name: 'x-detour-user', exact: 'a' }] } }, /spec\.match.*mode: Outbound routes no requests/],
     ['a port number out of range', { workload, port: 70000 }, /spec\.port.*port number 1-65535 or a port name/],
     ['a port name that is not an IANA service name', { workload, port: 'HTTP_PORT' }, /spec\.port.*port number 1-65535 or a port name/],
     ['an empty match', { workload, match: {} }, /spec\.match.*omit match entirely for a global intercept/],

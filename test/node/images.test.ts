@@ -23,6 +23,10 @@ describe('resolveImage with the default map', () => {
     expect(resolveImage(map, { name: 'e', image: 'detour/echo' })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/test/fixtures/echo-main.js'] });
     expect(resolveImage(map, { name: 'g', image: 'detour/grpc-echo:1' })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/test/fixtures/grpc-echo-main.js'] });
   });
+  it('runs Debian\'s redis-server for the redis image, with the container\'s args when it has some', () => {
+    expect(resolveImage(map, { name: 'r', image: 'docker.io/library/redis:7' })).toMatchObject({ command: 'redis-server', args: expect.arrayContaining(['--port', '6379', '--bind', '0.0.0.0']) });
+    expect(resolveImage(map, { name: 'r', image: 'redis', args: ['--port', '7000'] })).toEqual({ command: 'redis-server', args: ['--port', '7000'] });
+  });
   it('says why it cannot run an unknown image or component', () => {
     expect(resolveImage(map, { name: 'n', image: 'nginx:1.27' })).toMatch(/image nginx:1.27 is not in the test node's image map/);
     expect(resolveImage(map, { name: 'd', image: 'detour', args: ['bogus'] })).toMatch(/runs one of operator, webhook, sidecar/);

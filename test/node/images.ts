@@ -45,6 +45,11 @@ export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath)
     }
     return { command: nodeBinary, args: [dist(component!, 'main.js'), ...rest] };
   };
+  // Debian's redis-server, as the official image runs it (no persistence: the test node has no image layers to keep it in).
+  const redis: ImageResolver = (c) => ({
+    command: 'redis-server',
+    args: c.args?.length ? c.args : ['--port', '6379', '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+  });
   return {
     'detour/demo-frontend': () => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'demo-service-main.js')] }),
     'detour/demo-backend': () => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'demo-service-main.js')] }),
@@ -54,6 +59,8 @@ export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath)
       const [cmd, ...rest] = [...(c.command ?? []), ...(c.args ?? [])];
       return cmd ? { command: cmd === 'node' ? nodeBinary : cmd, args: rest } : 'the detour/shell image needs a command';
     },
+    redis,
+    'library/redis': redis,
     'detour/echo': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'echo-main.js'), ...(c.args ?? [])] }),
     'detour/grpc-echo': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'grpc-echo-main.js'), ...(c.args ?? [])] }),
     detour,

@@ -1,0 +1,57 @@
+// Opening an authenticated tunnel WebSocket (the upgrade, the token, refusals as
+// TunnelRefusedError). Used by the outbound end; the inbound end (developer.ts) does the same.
+
+import type { IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
+import { maskingProtectsNothing, TunnelRefusedError } from './developer.js';
+import { TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_REASON_HEADER, TUNNEL_TOKEN_HEADER } from './protocol.js';
+
+export interface TunnelWebSocketOptions {
+  /** ws:// or wss:// URL (direct, port-forwarded or pod proxy). */
+  url: string;
+  /** The Intercept's token; sent only in the upgrade request, never logged. */
+  token: string;
+  tokenHeader?: 'authorization' | 'x-detour-token';
+  headers?: Record<string, string>;
+  webSocketOptions?: WebSocket.ClientOptions;
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
+/** Resolves with the open WebSocket; rejects with TunnelRefusedError (401/403/404 + reason) or a network error. */
+export function openTunnelWebSocket(options: TunnelWebSocketOptions, subprotocol: string): Promise<WebSocket> {
+  const headers: Record<string, string> = { ...options.headers };
+  if ((options.tokenHeader ?? 'authorization') === 'authorization') headers.authorization = `Bearer ${options.token}`;
+  else headers[TUNNEL_TOKEN_HEADER] = options.token;
+  const ws = new WebSocket(options.url, [subprotocol], {
+    perMessageDeflate: false,
+    maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
+    handshakeTimeout: 15_000,
+    ...(maskingProtectsNothing(options.url) ? { generateMask: zeroMask } : {}),
+    ...options.webSocketOptions,
+    headers: { ...options.webSocketOptions?.headers, ...headers },
+  });
+  return new Promise<WebSocket>((resolve, reject) => {
+    let settled = false;
+    ws.once('unexpected-response', (_req, res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { if (body.length < 1024) body += c; });
+      res.on('end', () => {
+        const header = res.headers[TUNNEL_REASON_HEADER];
+        const reason = (typeof header === 'string' ? header : body.trim()) || (res.statusMessage ?? 'refused');
+        settled = true;
+        reject(new TunnelRefusedError(status, reason.slice(0, 300)));
+        ws.terminate();
+      });
+      res.on('error', () => { /* reported via reject above or close */ });
+    });
+    ws.once('error', (err) => { if (!settled) { settled = true; reject(err); } });
+    // Paused until the caller wraps it (webSocketDuplex resumes on its first read): the peer's first
+    // HTTP/2 frames may arrive with the upgrade response, before a promise continuation could listen.
+    ws.once('open', () => { settled = true; ws.pause(); resolve(ws); });
+  });
+}
