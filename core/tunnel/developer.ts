@@ -26,17 +26,18 @@
 // (gRPC), and WebSocket/Upgrade requests as upgrades. Mirrored copies are forwarded too; their
 // answers go nowhere.
 
-import http, { type IncomingMessage } from 'node:http';
+import http from 'node:http';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { Logger } from '../logging.js';
 import { forwardH2Stream, respondH2Error } from './h2-forward.js';
 import { cleanTrailers, endToEndHeaders, h2ToHttp1Headers, http1ResponseToH2 } from './headers.js';
 import {
   CLOSE, INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS,
-  TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL, TUNNEL_TOKEN_HEADER, UPGRADE_HEADER,
+  TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_PING_INTERVAL_MS, TUNNEL_SUBPROTOCOL, UPGRADE_HEADER,
 } from './protocol.js';
+import { openTunnelWebSocket, TunnelRefusedError } from './tunnel-websocket.js';
 import { startHeartbeat, webSocketDuplex } from './websocket-duplex.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
@@ -108,75 +109,14 @@ export interface Tunnel {
   terminate(): Promise<TunnelCloseInfo>;
 }
 
-/** The sidecar refused the tunnel (401: no token, 403: token matches no intercept on that pod). */
-export class TunnelRefusedError extends Error {
-  constructor(readonly status: number, readonly reason: string) {
-    super(`tunnel refused with ${status}: ${reason}`);
-    this.name = 'TunnelRefusedError';
-  }
-}
-
-/**
- * Client-to-server WebSocket masking (RFC 6455 §5.3, §10.3) exists so that client bytes cannot be
- * read as HTTP by an intermediary that sees the cleartext and does not understand WebSocket. Over
- * loopback (the local end of a port-forward) there can be no intermediary, so the CLI sends an
- * all-zero masking key there, which `ws` skips (masking every byte in JS, without the optional
- * `bufferutil`, was half the developer end's CPU on a bulk download). Everything else keeps a
- * random key per message, including wss: — a TLS-terminating proxy may not understand WebSocket.
- * The frames stay valid either way: the sidecar unmasks with whatever key the frame carries.
- */
-export function maskingProtectsNothing(url: string): boolean {
-  let u: URL;
-  try { u = new URL(url); } catch { return false; }
-  const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
-}
+export { maskingProtectsNothing, TunnelRefusedError } from './tunnel-websocket.js';
 
 /** Opens one tunnel and serves it until it closes. See the header comment. */
-export function connectTunnel(options: ConnectTunnelOptions): Promise<Tunnel> {
+export async function connectTunnel(options: ConnectTunnelOptions): Promise<Tunnel> {
   const target = new URL(options.target);
   if (target.protocol !== 'http:') throw new Error(`target must be an http:// URL, got ${target.protocol}`);
-  const headers: Record<string, string> = { ...options.headers };
-  if ((options.tokenHeader ?? 'authorization') === 'authorization') headers.authorization = `Bearer ${options.token}`;
-  else headers[TUNNEL_TOKEN_HEADER] = options.token;
-
-  const ws = new WebSocket(options.url, [TUNNEL_SUBPROTOCOL], {
-    perMessageDeflate: false,
-    maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
-    handshakeTimeout: 15_000,
-    ...(maskingProtectsNothing(options.url) ? { generateMask: zeroMask } : {}),
-    ...options.webSocketOptions,
-    headers: { ...options.webSocketOptions?.headers, ...headers },
-  });
-
-  return new Promise<Tunnel>((resolve, reject) => {
-    let settled = false;
-    ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-      const status = res.statusCode ?? 0;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { if (body.length < 1024) body += c; });
-      res.on('end', () => {
-        const header = res.headers[TUNNEL_REASON_HEADER];
-        const reason = (typeof header === 'string' ? header : body.trim()) || (res.statusMessage ?? 'refused');
-        settled = true;
-        reject(new TunnelRefusedError(status, reason.slice(0, 300)));
-        ws.terminate();
-      });
-      res.on('error', () => { /* reported via reject above or close */ });
-    });
-    ws.once('error', (err) => {
-      if (!settled) { settled = true; reject(err); }
-    });
-    ws.once('open', () => {
-      settled = true;
-      resolve(serveOpenTunnel(ws, target, options));
-    });
-  });
+  const ws = await openTunnelWebSocket(options, TUNNEL_SUBPROTOCOL);
+  return serveOpenTunnel(ws, target, options);
 }
 
 function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptions): Tunnel {

@@ -1,9 +1,8 @@
 // Opening an authenticated tunnel WebSocket (the upgrade, the token, refusals as
-// TunnelRefusedError). Used by the outbound end; the inbound end (developer.ts) does the same.
+// TunnelRefusedError). Used by the inbound end (developer.ts connectTunnel) and the outbound end.
 
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
-import { maskingProtectsNothing, TunnelRefusedError } from './developer.js';
 import { TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_REASON_HEADER, TUNNEL_TOKEN_HEADER } from './protocol.js';
 
 export interface TunnelWebSocketOptions {
@@ -14,6 +13,30 @@ export interface TunnelWebSocketOptions {
   tokenHeader?: 'authorization' | 'x-detour-token';
   headers?: Record<string, string>;
   webSocketOptions?: WebSocket.ClientOptions;
+}
+
+/** The sidecar refused the tunnel (401: no token, 403: token matches no intercept on that pod). */
+export class TunnelRefusedError extends Error {
+  constructor(readonly status: number, readonly reason: string) {
+    super(`tunnel refused with ${status}: ${reason}`);
+    this.name = 'TunnelRefusedError';
+  }
+}
+
+/**
+ * Client-to-server WebSocket masking (RFC 6455 §5.3, §10.3) exists so that client bytes cannot be
+ * read as HTTP by an intermediary that sees the cleartext and does not understand WebSocket. Over
+ * loopback (the local end of a port-forward) there can be no intermediary, so the CLI sends an
+ * all-zero masking key there, which `ws` skips (masking every byte in JS, without the optional
+ * `bufferutil`, was half the developer end's CPU on a bulk download). Everything else keeps a
+ * random key per message, including wss: — a TLS-terminating proxy may not understand WebSocket.
+ * The frames stay valid either way: the sidecar unmasks with whatever key the frame carries.
+ */
+export function maskingProtectsNothing(url: string): boolean {
+  let u: URL;
+  try { u = new URL(url); } catch { return false; }
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function zeroMask(mask: Buffer): void {
