@@ -1,16 +1,38 @@
 // The routing table: what the operator computes per workload and pushes to every sidecar of it.
 // Carries token hashes, never tokens.
 
-export interface HeaderRule {
-  /** HTTP header name (case-insensitive); for gRPC the metadata key. */
-  name: string;
+/** A condition on one value: set exactly one of exact, prefix, regex (anchored, RE2). */
+export interface ValueRule {
   exact?: string;
   prefix?: string;
   regex?: string;
 }
 
+export interface HeaderRule extends ValueRule {
+  /** HTTP header name (case-insensitive); for gRPC the metadata key. */
+  name: string;
+}
+
+/** A member of the W3C `baggage` header, by key (case-sensitive); the value is percent-decoded. */
+export interface BaggageRule extends ValueRule {
+  key: string;
+}
+
+/** A cookie of the `Cookie` header, by name (case-sensitive); the value as sent (not decoded). */
+export interface CookieRule extends ValueRule {
+  name: string;
+}
+
+/** A query parameter, by decoded name (case-sensitive); the first value, decoded. */
+export interface QueryRule extends ValueRule {
+  name: string;
+}
+
 export interface RouteMatch {
   headers: HeaderRule[];
+  baggage?: BaggageRule[];
+  cookies?: CookieRule[];
+  query?: QueryRule[];
   pathPrefix?: string;
 }
 
