@@ -2,9 +2,9 @@
 
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/api/duration.js';
-import type { HeaderRule, InterceptMode } from '../core/routing/table.js';
+import type { BaggageRule, CookieRule, HeaderRule, InterceptMode, QueryRule } from '../core/routing/table.js';
 import { COMMANDS, type CommandName } from './help.js';
-import { parseHeaderRule, parseMode, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
+import { parseBaggageRule, parseCookieRule, parseHeaderRule, parseMode, parseQueryRule, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
 
 export interface ClusterFlags {
   namespace?: string;
@@ -19,6 +19,10 @@ export interface InterceptCommand {
   target: string;
   port: string | number;
   headers: HeaderRule[];
+  /** Routing keys that travel by themselves (issue 17): baggage members, cookies, query parameters. */
+  baggage: BaggageRule[];
+  cookies: CookieRule[];
+  query: QueryRule[];
   pathPrefix?: string;
   mode: InterceptMode;
   ttl?: string;
@@ -55,6 +59,7 @@ const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
     to: { type: 'string' }, header: { type: 'string', multiple: true }, 'path-prefix': { type: 'string' }, port: { type: 'string' },
     mode: { type: 'string' }, ttl: { type: 'string' }, name: { type: 'string' }, owner: { type: 'string' }, keep: { type: 'boolean' },
     via: { type: 'string' }, timeout: { type: 'string' },
+    baggage: { type: 'string', multiple: true }, cookie: { type: 'string', multiple: true }, query: { type: 'string', multiple: true },
   },
   connect: { to: { type: 'string' }, via: { type: 'string' } },
   list: { 'all-namespaces': { type: 'boolean', short: 'A' }, output: { type: 'string', short: 'o' } },
@@ -138,6 +143,9 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       const c: InterceptCommand = {
         kind: 'intercept', cluster, workload: parseWorkloadRef(one('WORKLOAD')), target: target(), port: parsePort(str('port') ?? 'http'),
         headers, mode: parseMode(str('mode') ?? 'steal'), keep: v.keep === true, timeoutMs,
+        baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
+        cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
+        query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
       };
       if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
       const ttl = str('ttl');
