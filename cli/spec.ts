@@ -84,7 +84,7 @@ export function parseCookieRule(text: string): CookieRule {
 /** `--query NAME=VALUE` (and `^=`, `~=`): a query parameter; name and value are compared decoded. */
 export function parseQueryRule(text: string): QueryRule {
   const { name, op, value } = parseRuleText('--query', 'NAME', text);
-  if (/[\x00-\x1f\x7f]/.test(name)) throw new UsageError(`--query ${text}: the name has a control character`);
+  if ([...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new UsageError(`--query ${text}: the name has a control character`);
   return { name, [op]: value };
 }
 
