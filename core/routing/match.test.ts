@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compileRoutes, headerLookup, invalidRoutes, isKubeProbe, matchRoute, routeTargetsPort } from './match.js';
+import { compileHeaderRule, compileRoutes, headerLookup, invalidRoutes, isKubeProbe, matchRoute, routeTargetsPort } from './match.js';
 import type { Route, RoutingTable } from './table.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
@@ -270,6 +270,14 @@ describe('baggage, cookie and query rules', () => {
   ];
   it.each(cases)('$name', ({ routes, path, headers, want }) => {
     expect(decide(routes, path ?? '/', headers)).toBe(want);
+  });
+
+  it('a sidecar that predates key rules never matches a guarded route; this one ignores the guard', async () => {
+    const { KEY_RULES_GUARD } = await import('./table.js');
+    const guarded = route('shop/g', { match: { headers: [{ ...KEY_RULES_GUARD }], baggage: [{ key: 'u', exact: 'a' }] } });
+    expect(decide([guarded], '/', { baggage: 'u=a' })).toBe('shop/g');
+    // An older sidecar evaluates the guard as a plain header rule: no request has that header.
+    expect(compileHeaderRule(KEY_RULES_GUARD).test('v1') && headerLookup({ baggage: 'u=a', ':path': '/' })(KEY_RULES_GUARD.name) !== undefined).toBe(false);
   });
 
   function recordingInput(path: string, headers: Record<string, string>) {

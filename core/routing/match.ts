@@ -24,7 +24,7 @@
 //   routes this order only decides during a table change.
 // - requests from the kubelet's probes (User-Agent `kube-probe/…`) never match.
 
-import type { HeaderRule, Route, RoutingTable, ValueRule } from './table.js';
+import { KEY_RULES_GUARD, type HeaderRule, type Route, type RoutingTable, type ValueRule } from './table.js';
 import { parseBaggage } from './baggage.js';
 import { parseCookies } from './cookies.js';
 import { normalisePathPrefix, normaliseRequestPath, pathHasPrefix } from './path.js';
@@ -121,7 +121,7 @@ export function compileRoute(route: Route): CompiledRoute {
   let cookies: CompiledKeyRule[] = [];
   let query: CompiledKeyRule[] = [];
   try {
-    headers = (route.match?.headers ?? []).map(compileHeaderRule);
+    headers = (route.match?.headers ?? []).filter((h) => h.name !== KEY_RULES_GUARD.name).map(compileHeaderRule);
     baggage = (route.match?.baggage ?? []).map((r) => compileKeyRule(r.key, r, 'baggage'));
     cookies = (route.match?.cookies ?? []).map((r) => compileKeyRule(r.name, r, 'cookie'));
     query = (route.match?.query ?? []).map((r) => compileKeyRule(r.name, r, 'query'));

@@ -28,6 +28,15 @@ export interface QueryRule extends ValueRule {
   name: string;
 }
 
+/**
+ * A header rule the operator adds to every route with baggage, cookie or query rules, so that a
+ * sidecar from before those rules existed (which would ignore them and see a match without
+ * conditions, i.e. every request) never matches the route: a pseudo-header name is never a request
+ * header (HTTP/1 refuses `:` in names, HTTP/2 refuses unknown pseudo-headers, and the CRD refuses
+ * such rules). Sidecars that know the key rules leave this rule out (match.ts).
+ */
+export const KEY_RULES_GUARD: HeaderRule = Object.freeze({ name: ':detour-key-rules', exact: 'v1' });
+
 export interface RouteMatch {
   headers: HeaderRule[];
   baggage?: BaggageRule[];

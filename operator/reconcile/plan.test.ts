@@ -194,7 +194,7 @@ describe('planIntercept: conflict messages and route age', () => {
   });
   it('carries baggage, cookie and query rules to the route, and leaves them out when absent', () => {
     const match = { baggage: [{ key: 'detour-user', exact: 'alice' }], cookies: [{ name: 'c', prefix: 'x' }], query: [{ name: 'q', regex: 'a.*' }] };
-    expect(planIntercept(gathered({ intercept: intercept({ match }) }), now).route?.match).toEqual({ headers: [], ...match });
+    expect(planIntercept(gathered({ intercept: intercept({ match }) }), now).route?.match).toEqual({ headers: [{ name: ':detour-key-rules', exact: 'v1' }], ...match });
     expect(planIntercept(gathered({ intercept: intercept({ match: { headers: [{ name: 'x', exact: 'a' }] } }) }), now).route?.match).toEqual({ headers: [{ name: 'x', exact: 'a' }] });
   });
   it('a baggage regex the sidecar cannot compile fails the intercept', () => {

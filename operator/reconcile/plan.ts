@@ -6,7 +6,7 @@ import { mergeConditions, type ConditionInput } from '../../core/api/conditions.
 import { parseDuration } from '../../core/api/duration.js';
 import { rfc3339 } from '../../core/api/time.js';
 import { compileRoute } from '../../core/routing/match.js';
-import type { Route, RouteMatch } from '../../core/routing/table.js';
+import { KEY_RULES_GUARD, type Route, type RouteMatch } from '../../core/routing/table.js';
 import { INJECT_LABEL } from '../../core/constants.js';
 import { canonicalJson } from '../canonical-json.js';
 import { broadMirrorProblem } from './broad-mirror.js';
@@ -79,11 +79,14 @@ export function isExpired(i: Intercept, now: Date): boolean {
 
 /**
  * The route's match as the sidecar gets it: only the kinds the Intercept uses, so a table without
- * baggage, cookie or query rules is the same as before they existed.
+ * baggage, cookie or query rules is the same as before they existed; with them, KEY_RULES_GUARD
+ * keeps sidecars that predate them from matching the route.
  */
 export function buildRouteMatch(m: InterceptMatch): RouteMatch {
+  const keyed = (m.baggage?.length ?? 0) + (m.cookies?.length ?? 0) + (m.query?.length ?? 0) > 0;
   return {
-    headers: m.headers ?? [],
+    // An older sidecar ignores baggage/cookies/query and would match every request: the guard keeps it from matching at all.
+    headers: keyed ? [...(m.headers ?? []), { ...KEY_RULES_GUARD }] : m.headers ?? [],
     ...(m.baggage?.length ? { baggage: m.baggage } : {}),
     ...(m.cookies?.length ? { cookies: m.cookies } : {}),
     ...(m.query?.length ? { query: m.query } : {}),
