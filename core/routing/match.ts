@@ -200,9 +200,7 @@ class RequestKeys {
   }
 }
 
-function keyRulesHold(rules: readonly CompiledKeyRule[], values: () => Map<string, string>): boolean {
-  if (rules.length === 0) return true;
-  const map = values();
+function keyRulesHold(rules: readonly CompiledKeyRule[], map: Map<string, string>): boolean {
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     const value = map.get(rule.key);
@@ -213,7 +211,9 @@ function keyRulesHold(rules: readonly CompiledKeyRule[], values: () => Map<strin
 
 /** True when every baggage, cookie and query rule of the route holds. */
 function keyRulesMatch(r: CompiledRoute, keys: RequestKeys): boolean {
-  return keyRulesHold(r.baggage, () => keys.baggage()) && keyRulesHold(r.cookies, () => keys.cookies()) && keyRulesHold(r.query, () => keys.query());
+  return (r.baggage.length === 0 || keyRulesHold(r.baggage, keys.baggage()))
+    && (r.cookies.length === 0 || keyRulesHold(r.cookies, keys.cookies()))
+    && (r.query.length === 0 || keyRulesHold(r.query, keys.query()));
 }
 
 /**
