@@ -2,11 +2,11 @@
 
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/api/duration.js';
-import type { HeaderRule, InterceptMode } from '../core/routing/table.js';
+import type { BaggageRule, CookieRule, HeaderRule, InterceptMode, QueryRule } from '../core/routing/table.js';
 import { TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
 import { COMMANDS, type CommandName } from './help.js';
 import { parseForwardSpec, type ForwardSpec } from './forward.js';
-import { parseHeaderRule, parseMode, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
+import { parseBaggageRule, parseCookieRule, parseHeaderRule, parseMode, parseQueryRule, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
 
 export interface ClusterFlags {
   namespace?: string;
@@ -21,6 +21,10 @@ export interface InterceptCommand {
   target: string;
   port: string | number;
   headers: HeaderRule[];
+  /** Routing keys that travel by themselves (issue 17): baggage members, cookies, query parameters. */
+  baggage: BaggageRule[];
+  cookies: CookieRule[];
+  query: QueryRule[];
   pathPrefix?: string;
   mode: InterceptMode;
   ttl?: string;
@@ -87,6 +91,7 @@ const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
     to: { type: 'string' }, header: { type: 'string', multiple: true }, 'path-prefix': { type: 'string' }, port: { type: 'string' },
     mode: { type: 'string' }, ttl: { type: 'string' }, name: { type: 'string' }, owner: { type: 'string' }, keep: { type: 'boolean' },
     via: { type: 'string' }, timeout: { type: 'string' }, 'drain-timeout': { type: 'string' }, ...LOCAL_OPTIONS,
+    baggage: { type: 'string', multiple: true }, cookie: { type: 'string', multiple: true }, query: { type: 'string', multiple: true },
   },
   run: { container: { type: 'string', short: 'c' }, owner: { type: 'string' }, ttl: { type: 'string' }, keep: { type: 'boolean' }, timeout: { type: 'string' }, ...LOCAL_OPTIONS },
   connect: { to: { type: 'string' }, via: { type: 'string' }, 'drain-timeout': { type: 'string' } },
@@ -220,6 +225,9 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       const c: InterceptCommand = {
         kind: 'intercept', cluster, workload: parseWorkloadRef(one('WORKLOAD')), target: target(), port: parsePort(str('port') ?? 'http'),
         headers, mode: parseMode(str('mode') ?? 'steal'), keep: v.keep === true, timeoutMs, drainMs: drainMs(),
+        baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
+        cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
+        query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
       };
       if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
       const ttl = str('ttl');

@@ -17,6 +17,7 @@ import { serveWithCommand } from './run-command.js';
 import { startSession, type Screen } from './session.js';
 import { sleep } from './sleep.js';
 import { buildIntercept, buildInterceptName, describeMatch, planAdoption } from './spec.js';
+import { buildTryIt } from './try-it.js';
 import { checkPort, pickContainer } from './workload.js';
 
 export interface Io {
@@ -54,6 +55,7 @@ async function serve(kube: Kube, intercept: Intercept, target: string, via: stri
   const session = await startSession({ kube, intercept, target, ...(via ? { via } : {}), drainMs, screen: io.screen, now: io.now });
   const m = intercept.spec.match;
   io.screen.info(`Intercepting ${intercept.spec.workload.kind}/${intercept.spec.workload.name} port ${intercept.spec.port ?? 'http'}: ${describeMatch(m)} → ${new URL(target).host}${intercept.spec.mode === 'Mirror' ? ' (mirror copies)' : ''}. Press Ctrl-C to stop.`);
+  for (const line of buildTryIt(intercept)) io.screen.info(line);
   const aborted = new Promise<undefined>((resolve) => {
     if (io.signal.aborted) resolve(undefined);
     io.signal.addEventListener('abort', () => resolve(undefined), { once: true });
@@ -72,9 +74,9 @@ export async function runIntercept(kube: Kube, cmd: InterceptCommand, io: Io): P
   if (portProblem) throw new CliError(portProblem);
 
   const owner = cmd.owner ?? await resolveOwner(kube, io.user);
-  const name = cmd.name ?? buildInterceptName(cmd.workload.name, cmd.headers, owner);
+  const name = cmd.name ?? buildInterceptName(cmd.workload.name, [...cmd.headers, ...cmd.baggage, ...cmd.cookies, ...cmd.query], owner);
   const wanted = buildIntercept({
-    name, namespace: ns, workload: cmd.workload, port: cmd.port, headers: cmd.headers, mode: cmd.mode, owner,
+    name, namespace: ns, workload: cmd.workload, port: cmd.port, headers: cmd.headers, baggage: cmd.baggage, cookies: cmd.cookies, query: cmd.query, mode: cmd.mode, owner,
     ...(cmd.pathPrefix ? { pathPrefix: cmd.pathPrefix } : {}), ...(cmd.ttl ? { ttl: cmd.ttl } : {}),
   });
 

@@ -51,13 +51,19 @@ Options:
                               NAME=VALUE   exact value      x-detour-user=alice
                               NAME^=PREFIX value prefix     x-tenant^=test-
                               NAME~=REGEX  whole value matches the regular expression
-                            without --header and --path-prefix every request comes to you
+      --baggage RULE        the same for a member of the W3C baggage header (KEY=VALUE, KEY^=PREFIX,
+                            KEY~=REGEX; the value compared percent-decoded). Services instrumented
+                            with OpenTelemetry pass baggage on, so the key reaches deep services
+      --cookie RULE         the same for a cookie (NAME=VALUE, ...; compared as sent): set it in a
+                            browser and test a web page without adding headers
+      --query RULE          the same for a query parameter (NAME=VALUE, ...; its first value, decoded)
+                            without any rule and --path-prefix every request comes to you
       --path-prefix PATH    only requests whose path starts with PATH
       --port NAME|NUMBER    the container port the Service targets (default: http)
       --mode steal|mirror   steal: matching requests are answered by you (default);
                             mirror: you get a copy, the cluster still answers
       --ttl DURATION        the Intercept expires after this long (e.g. 2h, 90m)
-      --name NAME           the Intercept's name (default: HEADERVALUE-WORKLOAD)
+      --name NAME           the Intercept's name (default: FIRSTVALUE-WORKLOAD)
       --owner TEXT          shown in "detour list" (default: your Kubernetes username, from a
                             SelfSubjectReview; else the kubeconfig's user name)
       --keep                keep the Intercept when you stop (join it later with "detour connect")
@@ -78,6 +84,12 @@ Examples:
 
   # Only /api requests of tenant test-*, for two hours, kept when you stop.
   detour intercept deploy/checkout --header x-tenant^=test- --path-prefix /api --ttl 2h --keep --to 8080
+
+  # Requests whose OpenTelemetry baggage carries detour-user=alice, however deep backend sits.
+  detour intercept backend --baggage detour-user=alice --to 3000
+
+  # A browser with the cookie detour-user=alice (document.cookie = "detour-user=alice; path=/").
+  detour intercept frontend --cookie detour-user=alice --to 3000
 
   # Watch a copy of live traffic without answering it.
   detour intercept statefulset/orders --mode mirror --header x-debug=1 --to 3000

@@ -68,5 +68,23 @@ describe('describeMatch', () => {
     [undefined, 'all requests'],
     [{ headers: [{ name: 'x-detour-user', exact: 'alice' }] }, 'x-detour-user=alice'],
     [{ headers: [{ name: 'a', prefix: 'p' }, { name: 'b', regex: 'r+' }], pathPrefix: '/api' }, 'a^=p, b~=r+, path under /api'],
+    [{ baggage: [{ key: 'detour-user', exact: 'alice' }], cookies: [{ name: 'c', prefix: 'x' }], query: [{ name: 'q', regex: 'a.*' }] }, 'baggage detour-user=alice, cookie c^=x, query q~=a.*'],
   ])('%j → %s', (m, text) => expect(describeMatch(m)).toBe(text));
+});
+
+describe('baggage, cookie and query rules in specs', () => {
+  const base = { name: 'n', namespace: 'shop', workload: { kind: 'Deployment' as const, name: 'backend' }, port: 'http', headers: [], mode: 'Steal' as const };
+  it('puts them into spec.match, and only those given', () => {
+    expect(buildIntercept({ ...base, baggage: [{ key: 'detour-user', exact: 'alice' }] }).spec.match).toEqual({ baggage: [{ key: 'detour-user', exact: 'alice' }] });
+    expect(buildIntercept({ ...base, cookies: [{ name: 'c', exact: '1' }], query: [{ name: 'q', exact: '2' }] }).spec.match).toEqual({ cookies: [{ name: 'c', exact: '1' }], query: [{ name: 'q', exact: '2' }] });
+  });
+  it('names the Intercept after the first rule of any kind', () => {
+    expect(buildInterceptName('backend', [{ key: 'detour-user', exact: 'alice' } as { exact: string }], 'me@x')).toBe('alice-backend');
+  });
+  it('refuses to adopt an Intercept whose baggage rule differs', () => {
+    const existing = buildIntercept({ ...base, baggage: [{ key: 'detour-user', exact: 'alice' }] });
+    expect(planAdoption(existing, buildIntercept({ ...base, baggage: [{ key: 'detour-user', exact: 'bob' }] }).spec)).toMatch(/match baggage detour-user=alice/);
+    expect(planAdoption(existing, buildIntercept({ ...base, cookies: [{ name: 'detour-user', exact: 'alice' }] }).spec)).toMatch(/match baggage/);
+    expect(planAdoption(existing, buildIntercept({ ...base, baggage: [{ key: 'detour-user', exact: 'alice' }] }).spec)).toBeUndefined();
+  });
 });

@@ -4,7 +4,7 @@
 import type { Intercept, InterceptSpec, WorkloadKind } from '../core/api/intercept.js';
 import { parseDuration } from '../core/api/duration.js';
 import { API_GROUP, API_VERSION, INTERCEPT_KIND } from '../core/constants.js';
-import type { HeaderRule, InterceptMode } from '../core/routing/table.js';
+import type { BaggageRule, CookieRule, HeaderRule, InterceptMode, QueryRule, ValueRule } from '../core/routing/table.js';
 import { compileFullMatch } from '../core/routing/regex.js';
 
 export interface WorkloadRef {
@@ -33,24 +33,59 @@ export function parseWorkloadRef(text: string): WorkloadRef {
   return { kind, name };
 }
 
+type RuleOp = 'exact' | 'prefix' | 'regex';
+
+/** `name=value` (exact), `name^=prefix` (prefix), `name~=regex` (anchored regex), for `flag`. */
+function parseRuleText(flag: string, what: string, text: string): { name: string; op: RuleOp; value: string } {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`${flag} ${text}: expected ${what}=VALUE (or ${what}^=PREFIX, ${what}~=REGEX)`);
+  let name = text.slice(0, eq).trim();
+  const value = text.slice(eq + 1);
+  let op: RuleOp = 'exact';
+  if (name.endsWith('^')) { op = 'prefix'; name = name.slice(0, -1); }
+  else if (name.endsWith('~')) { op = 'regex'; name = name.slice(0, -1); }
+  if (value === '') throw new UsageError(`${flag} ${text}: the value is empty`);
+  if (op === 'regex') {
+    try { compileFullMatch(value); } catch (err) { throw new UsageError(`${flag} ${text}: "${value}" is not a valid RE2 regular expression (${err instanceof Error ? err.message : String(err)})`); }
+  }
+  return { name, op, value };
+}
+
 /**
  * `--header` values: `name=value` (exact), `name^=prefix` (prefix), `name~=regex` (anchored
  * regex). Header names are case-insensitive; values are compared as written.
  */
 export function parseHeaderRule(text: string): HeaderRule {
-  const eq = text.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--header ${text}: expected NAME=VALUE (or NAME^=PREFIX, NAME~=REGEX)`);
-  let name = text.slice(0, eq).trim();
-  const value = text.slice(eq + 1);
-  let op: 'exact' | 'prefix' | 'regex' = 'exact';
-  if (name.endsWith('^')) { op = 'prefix'; name = name.slice(0, -1); }
-  else if (name.endsWith('~')) { op = 'regex'; name = name.slice(0, -1); }
+  const { name, op, value } = parseRuleText('--header', 'NAME', text);
   if (!HEADER_NAME.test(name)) throw new UsageError(`--header ${text}: "${name}" is not a valid HTTP header name`);
-  if (value === '') throw new UsageError(`--header ${text}: the value is empty`);
-  if (op === 'regex') {
-    try { compileFullMatch(value); } catch (err) { throw new UsageError(`--header ${text}: "${value}" is not a valid RE2 regular expression (${err instanceof Error ? err.message : String(err)})`); }
-  }
   return { name: name.toLowerCase(), [op]: value };
+}
+
+/** `--baggage KEY=VALUE` (and `^=`, `~=`): a member of the W3C `baggage` header; the value is compared decoded. */
+export function parseBaggageRule(text: string): BaggageRule {
+  const { name, op, value } = parseRuleText('--baggage', 'KEY', text);
+  if (!HEADER_NAME.test(name)) throw new UsageError(`--baggage ${text}: "${name}" is not a valid baggage key (letters, digits and !#$%&'*+-.^_\`|~)`);
+  return { key: name, [op]: value };
+}
+
+/** RFC 6265 cookie-octets as the sidecar accepts them (space and comma too, as browsers send them). */
+const COOKIE_VALUE = /^[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+
+/** `--cookie NAME=VALUE` (and `^=`, `~=`): a cookie of the `Cookie` header; the value is compared as sent. */
+export function parseCookieRule(text: string): CookieRule {
+  const { name, op, value } = parseRuleText('--cookie', 'NAME', text);
+  if (!HEADER_NAME.test(name)) throw new UsageError(`--cookie ${text}: "${name}" is not a valid cookie name (letters, digits and !#$%&'*+-.^_\`|~)`);
+  if (op !== 'regex' && !COOKIE_VALUE.test(value)) {
+    throw new UsageError(`--cookie ${text}: a cookie value is printable ASCII without '"', ';' and '\\' (it is compared as sent, not decoded; percent-encode it yourself if your app does)`);
+  }
+  return { name, [op]: value };
+}
+
+/** `--query NAME=VALUE` (and `^=`, `~=`): a query parameter; name and value are compared decoded. */
+export function parseQueryRule(text: string): QueryRule {
+  const { name, op, value } = parseRuleText('--query', 'NAME', text);
+  if ([...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new UsageError(`--query ${text}: the name has a control character`);
+  return { name, [op]: value };
 }
 
 /** `3000`, `localhost:3000`, `127.0.0.1:3000`, `http://localhost:3000` → `http://host:port`. */
@@ -89,9 +124,9 @@ export function parseTtl(text: string): string {
   return text;
 }
 
-/** `<first header value>-<workload>`, cut to a DNS label of at most 63 characters; `<workload>-global` without headers. */
-export function buildInterceptName(workload: string, headers: readonly HeaderRule[], owner?: string): string {
-  const first = headers[0];
+/** `<first rule's value>-<workload>`, cut to a DNS label of at most 63 characters; `<owner>-<workload>` or `global-<workload>` without rules. */
+export function buildInterceptName(workload: string, rules: readonly ValueRule[], owner?: string): string {
+  const first = rules[0];
   const who = (first?.exact ?? first?.prefix ?? owner?.split('@')[0] ?? 'global');
   const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
   const base = [slug(who) || 'dev', slug(workload)].filter(Boolean).join('-');
@@ -104,6 +139,9 @@ export interface InterceptRequest {
   workload: WorkloadRef;
   port: string | number;
   headers: HeaderRule[];
+  baggage?: BaggageRule[];
+  cookies?: CookieRule[];
+  query?: QueryRule[];
   pathPrefix?: string;
   mode: InterceptMode;
   ttl?: string;
@@ -112,9 +150,15 @@ export interface InterceptRequest {
 
 function buildInterceptSpec(r: InterceptRequest): InterceptSpec {
   const spec: InterceptSpec = { workload: { kind: r.workload.kind, name: r.workload.name }, port: r.port, mode: r.mode };
-  if (r.headers.length > 0 || r.pathPrefix) {
+  const baggage = r.baggage ?? [];
+  const cookies = r.cookies ?? [];
+  const query = r.query ?? [];
+  if (r.headers.length > 0 || baggage.length > 0 || cookies.length > 0 || query.length > 0 || r.pathPrefix) {
     spec.match = {};
     if (r.headers.length > 0) spec.match.headers = r.headers.map((h) => ({ ...h }));
+    if (baggage.length > 0) spec.match.baggage = baggage.map((b) => ({ ...b }));
+    if (cookies.length > 0) spec.match.cookies = cookies.map((c) => ({ ...c }));
+    if (query.length > 0) spec.match.query = query.map((q) => ({ ...q }));
     if (r.pathPrefix) spec.match.pathPrefix = r.pathPrefix;
   }
   if (r.owner) spec.owner = r.owner;
@@ -148,14 +192,31 @@ export function planAdoption(existing: Intercept, wanted: InterceptSpec): string
 
 function canonicalMatch(m: InterceptSpec['match']): string {
   if (!m) return '';
-  const headers = (m.headers ?? []).map((h) => `${h.name.toLowerCase()}|${h.exact ?? ''}|${h.prefix ?? ''}|${h.regex ?? ''}`).sort();
-  return JSON.stringify([headers, m.pathPrefix ?? '']);
+  const canon = (key: string, r: ValueRule) => `${key}|${r.exact ?? ''}|${r.prefix ?? ''}|${r.regex ?? ''}`;
+  const headers = (m.headers ?? []).map((h) => canon(h.name.toLowerCase(), h)).sort();
+  const baggage = (m.baggage ?? []).map((b) => canon(b.key, b)).sort();
+  const cookies = (m.cookies ?? []).map((c) => canon(c.name, c)).sort();
+  const query = (m.query ?? []).map((q) => canon(q.name, q)).sort();
+  return JSON.stringify([headers, m.pathPrefix ?? '', baggage, cookies, query]);
 }
 
-/** `x-detour-user=alice, path under /api` — the match as a person reads it; `all requests` for a global intercept. */
+/** `name=value`, `name^=prefix` or `name~=regex`, as the command line writes a rule. */
+export function describeRule(name: string, r: ValueRule): string {
+  return r.exact !== undefined ? `${name}=${r.exact}` : r.prefix !== undefined ? `${name}^=${r.prefix}` : `${name}~=${r.regex ?? ''}`;
+}
+
+/**
+ * `x-detour-user=alice, baggage detour-user=alice, cookie c=1, query q=2, path under /api` — the
+ * match as a person reads it; `all requests` for a global intercept.
+ */
 export function describeMatch(m: InterceptSpec['match']): string {
   if (!m) return 'all requests';
-  const parts = (m.headers ?? []).map((h) => (h.exact !== undefined ? `${h.name}=${h.exact}` : h.prefix !== undefined ? `${h.name}^=${h.prefix}` : `${h.name}~=${h.regex ?? ''}`));
+  const parts = [
+    ...(m.headers ?? []).map((h) => describeRule(h.name, h)),
+    ...(m.baggage ?? []).map((b) => `baggage ${describeRule(b.key, b)}`),
+    ...(m.cookies ?? []).map((c) => `cookie ${describeRule(c.name, c)}`),
+    ...(m.query ?? []).map((q) => `query ${describeRule(q.name, q)}`),
+  ];
   if (m.pathPrefix) parts.push(`path under ${m.pathPrefix}`);
   return parts.join(', ') || 'all requests';
 }

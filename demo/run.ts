@@ -1,10 +1,11 @@
 // `npm run demo`: the whole Detour story on this machine, in a few minutes.
 //   1. a local cluster (control plane + test node that really runs pods)
 //   2. Detour installed with its Helm chart (operator + webhook)
-//   3. a demo system: frontend → backend (frontend passes the routing header along)
+//   3. a demo system: frontend → middle → backend; frontend and middle propagate the W3C `baggage`
+//      header with OpenTelemetry's W3CBaggagePropagator (middle passes nothing else on)
 //   4. "your laptop's" version of backend, on localhost
-//   5. a personal intercept with the real `detour` CLI
-//   6. the same request with and without your header, side by side
+//   5. a personal intercept with the real `detour` CLI, by baggage member (--baggage)
+//   6. the same request with and without your baggage member, side by side
 //   then everything is cleaned up (`--keep` leaves the cluster running).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -21,7 +22,11 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');
 const NS = 'demo';
 const HEADER = 'x-detour-user';
+const KEY = 'detour-user';
 const ME = 'alice';
+const ROLES = ['backend', 'middle', 'frontend'] as const;
+type Role = (typeof ROLES)[number];
+const NEXT: Record<Role, string | undefined> = { frontend: 'middle', middle: 'backend', backend: undefined };
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -29,7 +34,7 @@ let stepNo = 0;
 const step = (title: string) => console.log(`\n${bold(`[${++stepNo}/6] ${title}`)}`);
 const detail = (line: string) => console.log(dim(`      ${line}`));
 
-function demoDeployment(role: 'frontend' | 'backend'): V1Deployment {
+function demoDeployment(role: Role): V1Deployment {
   return {
     metadata: { name: role, labels: { app: role } },
     spec: {
@@ -45,7 +50,7 @@ function demoDeployment(role: 'frontend' | 'backend'): V1Deployment {
             env: [
               { name: 'ROLE', value: role },
               { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-              { name: 'BACKEND_URL', value: `http://backend.${NS}.svc.cluster.local/` },
+              ...(NEXT[role] ? [{ name: 'NEXT_URL', value: `http://${NEXT[role]}.${NS}.svc.cluster.local/` }] : []),
             ],
             ports: [{ name: 'http', containerPort: 8080 }],
             readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
@@ -61,11 +66,11 @@ async function deployDemo(kc: KubeConfig): Promise<string> {
   const apps = kc.makeApiClient(AppsV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
   await eventually('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }), 120_000, 300);
-  for (const role of ['backend', 'frontend'] as const) {
+  for (const role of ROLES) {
     await apps.createNamespacedDeployment({ namespace: NS, body: demoDeployment(role) });
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: role }, spec: { selector: { app: role }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
   }
-  for (const role of ['backend', 'frontend']) {
+  for (const role of ROLES) {
     const pods = await waitForReadyPods(kc, NS, `app=${role}`, 2, 120_000);
     const containers = [...(pods[0]!.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...(pods[0]!.spec?.containers ?? [])].map((c) => c.name);
     detail(`${role}: ${pods.map((p) => `${p.metadata!.name} (${p.status!.podIP})`).join(', ')} — containers: ${containers.join(', ')}`);
@@ -83,20 +88,28 @@ async function startLaptopBackend(): Promise<Server> {
   return server;
 }
 
-interface FrontendAnswer {
-  backend?: { version: string; pod: string };
+interface Answer {
+  service?: string;
+  version?: string;
+  pod?: string;
+  backend?: Answer;
   error?: string;
 }
 
-async function ask(url: string, user?: string): Promise<FrontendAnswer> {
-  const res = await fetch(url, { headers: user ? { [HEADER]: user } : {}, signal: AbortSignal.timeout(10_000) });
-  return (await res.json()) as FrontendAnswer;
+async function ask(url: string, headers: Record<string, string>): Promise<Answer> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+  return (await res.json()) as Answer;
 }
 
-function describe(a: FrontendAnswer): string {
-  if (!a.backend) return `error: ${a.error ?? 'no answer'}`;
-  return a.backend.version === 'laptop' ? 'backend on YOUR LAPTOP' : `backend in the cluster (pod ${a.backend.pod})`;
+/** Where the chain ended: the backend that answered (through middle), or the first error. */
+function describe(a: Answer): string {
+  if (a.error !== undefined) return `error: ${a.error}`;
+  if (a.backend) return describe(a.backend);
+  if (a.service !== 'backend') return 'error: no answer from backend';
+  return a.version === 'laptop' ? 'backend on YOUR LAPTOP' : `backend in the cluster (pod ${a.pod})`;
 }
+
+const mine = { baggage: `${KEY}=${ME}` };
 
 async function main(): Promise<void> {
   console.log(bold('Detour demo: a personal route to your laptop through a shared workload'));
@@ -134,7 +147,8 @@ async function main(): Promise<void> {
     detour = await installDetour(kc, { releaseName: 'detour', namespace: 'detour-system', values: { operator: { replicas: 1 } } });
     detail(`installed into ${detour.namespace}; sidecars report to ${detour.operatorUrl}`);
 
-    step(`Deploying the demo system in namespace ${NS}: frontend → backend (backend is labelled detour.dev/inject=true)`);
+    step(`Deploying the demo system in namespace ${NS}: frontend → middle → backend (backend is labelled detour.dev/inject=true)`);
+    detail('frontend and middle propagate the W3C baggage header with OpenTelemetry\'s W3CBaggagePropagator; middle passes no other header on');
     const frontendUrl = await deployDemo(kc);
 
     step("Starting your laptop's version of backend");
@@ -142,8 +156,8 @@ async function main(): Promise<void> {
     const port = (laptop.address() as AddressInfo).port;
     detail(`listening on localhost:${port}`);
 
-    step(`Creating your personal intercept with the detour CLI`);
-    const args = ['intercept', 'backend', '-n', NS, '--port', 'http', '--header', `${HEADER}=${ME}`, '--to', `localhost:${port}`, '--ttl', '30m'];
+    step('Creating your personal intercept with the detour CLI, by baggage member');
+    const args = ['intercept', 'backend', '-n', NS, '--port', 'http', '--baggage', `${KEY}=${ME}`, '--to', `localhost:${port}`, '--ttl', '30m'];
     console.log(`      $ detour ${args.join(' ')}`);
     cli = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), ...args], {
       env: { ...process.env, KUBECONFIG: cluster.plane.kubeconfigPath, NO_COLOR: '1' },
@@ -152,17 +166,20 @@ async function main(): Promise<void> {
     const relay = (d: Buffer) => { for (const line of d.toString().split('\n')) if (line.trim()) console.log(`      │ ${line}`); };
     cli.stdout!.on('data', relay);
     cli.stderr!.on('data', relay);
-    await eventually('your requests to reach the laptop', async () => ((await ask(frontendUrl, ME)).backend?.version === 'laptop' ? true : undefined), 180_000, 300);
+    await eventually('your requests to reach the laptop', async () => (describe(await ask(frontendUrl, mine)).includes('LAPTOP') ? true : undefined), 180_000, 300);
 
-    step('Sending the same request to frontend, with and without your header');
+    step('Sending the same request to frontend, with and without your baggage member');
     const rows: Array<[string, string]> = [];
-    for (const user of [undefined, ME, 'bob', undefined, ME]) {
-      rows.push([`curl ${user ? `-H '${HEADER}: ${user}' ` : ''}http://frontend.${NS}/`, describe(await ask(frontendUrl, user))]);
+    const requests: Array<Record<string, string>> = [{}, mine, { baggage: `${KEY}=bob` }, { [HEADER]: ME }, { baggage: `tenant=t1,${KEY}=${ME};source=browser` }];
+    for (const headers of requests) {
+      const flags = Object.entries(headers).map(([k, v]) => `-H '${k}: ${v}' `).join('');
+      rows.push([`curl ${flags}http://frontend.${NS}/`, describe(await ask(frontendUrl, headers))]);
     }
     const width = Math.max(...rows.map(([a]) => a.length));
     console.log(`\n      ${'request'.padEnd(width)}   frontend got its answer from`);
     for (const [req, ans] of rows) console.log(`      ${req.padEnd(width)}   ${ans.includes('LAPTOP') ? bold(ans) : ans}`);
-    console.log(`\n      Only requests carrying ${HEADER}: ${ME} reached your laptop; everyone else kept using the cluster.`);
+    console.log(`\n      Only requests whose baggage carried ${KEY}=${ME} reached your laptop, two services deep; everyone else kept`);
+    console.log(`      using the cluster. A plain ${HEADER} header does not get that far: middle passes only baggage on.`);
   } finally {
     await cleanup();
   }

@@ -2,7 +2,7 @@
 // is the source of truth; these types follow it. Objects are handled as plain JSON, never through
 // client-node's ObjectSerializer.
 
-import type { FallbackPolicy, HeaderRule, InterceptMode } from '../routing/table.js';
+import type { BaggageRule, CookieRule, FallbackPolicy, HeaderRule, InterceptMode, QueryRule } from '../routing/table.js';
 import type { Condition } from './conditions.js';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'ReplicaSet';
@@ -13,6 +13,9 @@ export const INTERCEPT_PHASES: readonly InterceptPhase[] = ['Pending', 'Waiting'
 
 export interface InterceptMatch {
   headers?: HeaderRule[];
+  baggage?: BaggageRule[];
+  cookies?: CookieRule[];
+  query?: QueryRule[];
   pathPrefix?: string;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compileRoutes, headerLookup, invalidRoutes, isKubeProbe, matchRoute, routeTargetsPort } from './match.js';
+import { compileHeaderRule, compileRoutes, headerLookup, invalidRoutes, isKubeProbe, matchRoute, routeTargetsPort } from './match.js';
 import type { Route, RoutingTable } from './table.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
@@ -235,5 +235,84 @@ describe('header regexes run in a linear-time engine (issue 12: ReDoS)', () => {
   it('still matches what the pattern means', () => {
     expect(matchRoute(compiled, { path: '/', header: headerLookup({ 'x-user': 'a'.repeat(64) }) }, NOW)?.intercept).toBe('shop/redos');
     expect(matchRoute(compiled, { path: '/', header: headerLookup({ 'x-user': `${'a'.repeat(4096)}!` }) }, NOW)).toBeUndefined();
+  });
+});
+
+describe('baggage, cookie and query rules', () => {
+  const byBaggage = route('shop/bag', { match: { headers: [], baggage: [{ key: 'detour-user', exact: 'alice' }] } });
+  const byCookie = route('shop/cookie', { match: { headers: [], cookies: [{ name: 'detour-user', exact: 'alice' }] } });
+  const byQuery = route('shop/query', { match: { headers: [], query: [{ name: 'detour-user', exact: 'alice' }] } });
+  const cases: Array<{ name: string; routes: Route[]; path?: string; headers: Record<string, string | string[]>; want: string | undefined }> = [
+    { name: 'baggage member', routes: [byBaggage], headers: { baggage: 'tenant=t1, detour-user=alice;ttl=3' }, want: 'shop/bag' },
+    { name: 'baggage member percent-decoded', routes: [route('shop/b', { match: { headers: [], baggage: [{ key: 'u', exact: 'a b' }] } })], headers: { baggage: 'u=a%20b' }, want: 'shop/b' },
+    { name: 'baggage over two headers (array)', routes: [byBaggage], headers: { baggage: ['tenant=t1', 'detour-user=alice'] }, want: 'shop/bag' },
+    { name: 'baggage: another member value', routes: [byBaggage], headers: { baggage: 'detour-user=bob' }, want: undefined },
+    { name: 'baggage: the raw header value is not a member', routes: [byBaggage], headers: { baggage: 'x=detour-user=alice' }, want: undefined },
+    { name: 'baggage: no header', routes: [byBaggage], headers: {}, want: undefined },
+    { name: 'baggage: malformed header is non-matching, not an error', routes: [byBaggage], headers: { baggage: 'detour-user="alice"' }, want: undefined },
+    { name: 'baggage: a header rule on x-detour-user does not see baggage', routes: [alice], headers: { baggage: 'x-detour-user=alice' }, want: undefined },
+    { name: 'baggage prefix', routes: [route('shop/p', { match: { headers: [], baggage: [{ key: 'tenant', prefix: 'team-' }] } })], headers: { baggage: 'tenant=team-blue' }, want: 'shop/p' },
+    { name: 'baggage regex is anchored', routes: [route('shop/r', { match: { headers: [], baggage: [{ key: 'u', regex: 'ali' }] } })], headers: { baggage: 'u=alice' }, want: undefined },
+    { name: 'cookie', routes: [byCookie], headers: { cookie: 'session=xyz; detour-user=alice' }, want: 'shop/cookie' },
+    { name: 'cookie over two headers (array)', routes: [byCookie], headers: { cookie: ['session=xyz', 'detour-user=alice'] }, want: 'shop/cookie' },
+    { name: 'cookie quoted', routes: [byCookie], headers: { cookie: 'detour-user="alice"' }, want: 'shop/cookie' },
+    { name: 'cookie not percent-decoded', routes: [byCookie], headers: { cookie: 'detour-user=al%69ce' }, want: undefined },
+    { name: 'cookie: another value', routes: [byCookie], headers: { cookie: 'detour-user=bob' }, want: undefined },
+    { name: 'cookie: the first of a repeated name', routes: [byCookie], headers: { cookie: 'detour-user=bob; detour-user=alice' }, want: undefined },
+    { name: 'cookie: malformed is non-matching', routes: [byCookie], headers: { cookie: 'detour-user=ali\\ce' }, want: undefined },
+    { name: 'query', routes: [byQuery], path: '/api?x=1&detour-user=alice', headers: {}, want: 'shop/query' },
+    { name: 'query decoded', routes: [byQuery], path: '/api?detour%2Duser=%61lice', headers: {}, want: 'shop/query' },
+    { name: 'query: the first of a repeated name', routes: [byQuery], path: '/?detour-user=bob&detour-user=alice', headers: {}, want: undefined },
+    { name: 'query: in the fragment is no match', routes: [byQuery], path: '/#detour-user=alice', headers: {}, want: undefined },
+    {
+      name: 'all kinds must hold',
+      routes: [route('shop/all', { match: { headers: [{ name: 'x-env', exact: 'dev' }], baggage: [{ key: 'u', exact: 'a' }], cookies: [{ name: 'c', exact: '1' }], query: [{ name: 'q', exact: '2' }], pathPrefix: '/api' } })],
+      path: '/api/x?q=2', headers: { 'x-env': 'dev', baggage: 'u=a', cookie: 'c=1' }, want: 'shop/all',
+    },
+    {
+      name: 'all kinds must hold (one missing)',
+      routes: [route('shop/all', { match: { headers: [{ name: 'x-env', exact: 'dev' }], baggage: [{ key: 'u', exact: 'a' }], cookies: [{ name: 'c', exact: '1' }], query: [{ name: 'q', exact: '2' }], pathPrefix: '/api' } })],
+      path: '/api/x?q=3', headers: { 'x-env': 'dev', baggage: 'u=a', cookie: 'c=1' }, want: undefined,
+    },
+    { name: 'a baggage regex RE2 refuses never matches', routes: [route('shop/bad', { match: { headers: [], baggage: [{ key: 'u', regex: '(?=a)' }] } })], headers: { baggage: 'u=a' }, want: undefined },
+  ];
+  it.each(cases)('$name', ({ routes, path, headers, want }) => {
+    expect(decide(routes, path ?? '/', headers)).toBe(want);
+  });
+
+  it('a sidecar that predates key rules never matches a guarded route; this one ignores the guard', async () => {
+    const { KEY_RULES_GUARD } = await import('./table.js');
+    const guarded = route('shop/g', { match: { headers: [{ ...KEY_RULES_GUARD }], baggage: [{ key: 'u', exact: 'a' }] } });
+    expect(decide([guarded], '/', { baggage: 'u=a' })).toBe('shop/g');
+    // An older sidecar evaluates the guard as a plain header rule: no request has that header.
+    expect(compileHeaderRule(KEY_RULES_GUARD).test('v1') && headerLookup({ baggage: 'u=a', ':path': '/' })(KEY_RULES_GUARD.name) !== undefined).toBe(false);
+  });
+
+  function recordingInput(path: string, headers: Record<string, string>) {
+    const asked: string[] = [];
+    const lookup = headerLookup(headers);
+    return { asked, input: { get path() { asked.push(':path'); return path; }, header: (n: string) => { asked.push(n); return lookup(n); } } };
+  }
+
+  it('a table without such rules never reads baggage, cookie or the query', () => {
+    const routes = compileRoutes(table([alice, route('shop/p', { match: { headers: [{ name: 'x-tenant', prefix: 't' }] } })]), { name: 'http', appPort: 8080 });
+    const { asked, input } = recordingInput('/api?detour-user=alice', { baggage: 'detour-user=alice', cookie: 'detour-user=alice', 'x-detour-user': 'bob' });
+    expect(matchRoute(routes, input, NOW)).toBeUndefined();
+    expect(asked).not.toContain('baggage');
+    expect(asked).not.toContain('cookie');
+    expect(asked).not.toContain(':path');
+  });
+
+  it('parses each kind at most once per request, and only when a route gets that far', () => {
+    const routes = compileRoutes(table([
+      route('shop/a', { createdAt: '2029-01-01T00:00:00Z', match: { headers: [], baggage: [{ key: 'u', exact: 'a' }], cookies: [{ name: 'c', exact: 'x' }] } }),
+      route('shop/b', { createdAt: '2029-01-02T00:00:00Z', match: { headers: [], baggage: [{ key: 'u', exact: 'b' }], cookies: [{ name: 'c', exact: 'y' }] } }),
+      route('shop/c', { createdAt: '2029-01-03T00:00:00Z', match: { headers: [{ name: 'x-never', exact: '1' }], query: [{ name: 'q', exact: '1' }] } }),
+    ]), { name: 'http', appPort: 8080 });
+    const { asked, input } = recordingInput('/?q=1', { baggage: 'u=b', cookie: 'c=z' });
+    expect(matchRoute(routes, input, NOW)).toBeUndefined();
+    expect(asked.filter((n) => n === 'baggage')).toHaveLength(1);
+    expect(asked.filter((n) => n === 'cookie')).toHaveLength(1);
+    expect(asked).not.toContain(':path'); // shop/c's header rule fails first: the query is never parsed
   });
 });

@@ -12,7 +12,11 @@
 //   multi-valued header is seen as its values joined with ", " (Node's own join), and a missing
 //   header never matches;
 // - `pathPrefix` matches element-wise on the normalised path (Gateway API PathPrefix, path.ts);
-// - every header rule and the path prefix must hold; a route without `match` is global;
+// - `baggage`, `cookies` and `query` rules test one member of the W3C `baggage` header
+//   (baggage.ts), one cookie (cookies.ts) or one query parameter (query.ts) with the same value
+//   tests; a missing key never matches, a malformed member/cookie is as good as missing. They are
+//   parsed lazily: only when a route that reaches them has such a rule, once per request;
+// - every header rule, key rule and the path prefix must hold; a route without `match` is global;
 // - a route whose `expiresAt` has passed never matches; a route whose regex RE2 refuses never matches;
 // - precedence: Steal before Mirror (a copy never takes a request away from a Steal), then the
 //   older intercept (`createdAt`), then the intercept key. The first matching route wins. The
@@ -21,8 +25,11 @@
 // - requests from the kubelet's probes (User-Agent `kube-probe/…`) never match.
 // - a route with mode Outbound never matches: it is in the table only for its token hash.
 
-import type { HeaderRule, Route, RoutingTable } from './table.js';
+import { KEY_RULES_GUARD, type HeaderRule, type Route, type RoutingTable, type ValueRule } from './table.js';
+import { parseBaggage } from './baggage.js';
+import { parseCookies } from './cookies.js';
 import { normalisePathPrefix, normaliseRequestPath, pathHasPrefix } from './path.js';
+import { parseQuery } from './query.js';
 import { compileFullMatch } from './regex.js';
 
 export interface CompiledHeaderRule {
@@ -31,11 +38,22 @@ export interface CompiledHeaderRule {
   test: (value: string) => boolean;
 }
 
+/** A baggage key, cookie name or query parameter name (case-sensitive) and its value test. */
+export interface CompiledKeyRule {
+  key: string;
+  test: (value: string) => boolean;
+}
+
 export interface CompiledRoute {
   route: Route;
   /** `namespace/name` of the Intercept (same as route.intercept). */
   intercept: string;
   headers: CompiledHeaderRule[];
+  baggage: CompiledKeyRule[];
+  cookies: CompiledKeyRule[];
+  query: CompiledKeyRule[];
+  /** True when the route has a baggage, cookie or query rule (the request's keys must be parsed). */
+  keyed: boolean;
   /** Normalised, without trailing `/` (`` for `/`); undefined: no path condition. */
   pathPrefix: string | undefined;
   /** Milliseconds since the epoch; Infinity when the route never expires. */
@@ -75,30 +93,43 @@ export function routeTargetsPort(route: Route, port: PortIdentity): boolean {
   return /^\d+$/.test(route.port) && Number(route.port) === port.appPort;
 }
 
-export function compileHeaderRule(rule: HeaderRule): CompiledHeaderRule {
-  const name = rule.name.toLowerCase();
+/** The value test of a rule; `what` names the rule in the error. Throws on a pattern RE2 refuses. */
+export function compileValueTest(rule: ValueRule, what: string): (value: string) => boolean {
   if (rule.exact !== undefined) {
     const expected = rule.exact;
-    return { name, test: (v) => v === expected };
+    return (v) => v === expected;
   }
   if (rule.prefix !== undefined) {
     const prefix = rule.prefix;
-    return { name, test: (v) => v.startsWith(prefix) };
+    return (v) => v.startsWith(prefix);
   }
-  if (rule.regex !== undefined) {
-    return { name, test: compileFullMatch(rule.regex) }; // throws on a pattern RE2 refuses; compileRoute catches
-  }
-  throw new Error(`header rule for ${rule.name} has none of exact, prefix, regex`);
+  if (rule.regex !== undefined) return compileFullMatch(rule.regex); // throws on a pattern RE2 refuses; compileRoute catches
+  throw new Error(`${what} has none of exact, prefix, regex`);
+}
+
+export function compileHeaderRule(rule: HeaderRule): CompiledHeaderRule {
+  return { name: rule.name.toLowerCase(), test: compileValueTest(rule, `header rule for ${rule.name}`) };
+}
+
+function compileKeyRule(key: string, rule: ValueRule, what: string): CompiledKeyRule {
+  return { key, test: compileValueTest(rule, `${what} rule for ${key}`) };
 }
 
 export function compileRoute(route: Route): CompiledRoute {
   let invalid: string | undefined;
   let headers: CompiledHeaderRule[] = [];
+  let baggage: CompiledKeyRule[] = [];
+  let cookies: CompiledKeyRule[] = [];
+  let query: CompiledKeyRule[] = [];
   try {
-    headers = (route.match?.headers ?? []).map(compileHeaderRule);
+    headers = (route.match?.headers ?? []).filter((h) => h.name !== KEY_RULES_GUARD.name).map(compileHeaderRule);
+    baggage = (route.match?.baggage ?? []).map((r) => compileKeyRule(r.key, r, 'baggage'));
+    cookies = (route.match?.cookies ?? []).map((r) => compileKeyRule(r.name, r, 'cookie'));
+    query = (route.match?.query ?? []).map((r) => compileKeyRule(r.name, r, 'query'));
   } catch (err) {
     invalid = err instanceof Error ? err.message : String(err);
   }
+  const keyed = baggage.length + cookies.length + query.length > 0;
   let expiresAtMs = Number.POSITIVE_INFINITY;
   if (route.expiresAt !== undefined) {
     expiresAtMs = Date.parse(route.expiresAt);
@@ -107,7 +138,7 @@ export function compileRoute(route: Route): CompiledRoute {
   const pathPrefix = route.match?.pathPrefix ? normalisePathPrefix(route.match.pathPrefix) : undefined;
   const created = route.createdAt !== undefined ? Date.parse(route.createdAt) : Number.NaN;
   const createdAtMs = Number.isNaN(created) ? Number.POSITIVE_INFINITY : created;
-  return { route, intercept: route.intercept, headers, pathPrefix, expiresAtMs, createdAtMs, invalid };
+  return { route, intercept: route.intercept, headers, baggage, cookies, query, keyed, pathPrefix, expiresAtMs, createdAtMs, invalid };
 }
 
 /** Orders routes by precedence (see the header comment): Steal first, then older, then by key. */
@@ -147,19 +178,63 @@ function headersMatch(r: CompiledRoute, input: MatchInput): boolean {
 }
 
 /**
+ * The routing keys of one request (baggage members, cookies, query parameters), each parsed on
+ * first use and at most once per request.
+ */
+class RequestKeys {
+  private baggageMap: Map<string, string> | undefined;
+  private cookieMap: Map<string, string> | undefined;
+  private queryMap: Map<string, string> | undefined;
+
+  constructor(private readonly input: MatchInput) {}
+
+  baggage(): Map<string, string> {
+    return (this.baggageMap ??= parseBaggage(this.input.header('baggage') ?? ''));
+  }
+
+  cookies(): Map<string, string> {
+    return (this.cookieMap ??= parseCookies(this.input.header('cookie') ?? ''));
+  }
+
+  query(): Map<string, string> {
+    return (this.queryMap ??= parseQuery(this.input.path));
+  }
+}
+
+function keyRulesHold(rules: readonly CompiledKeyRule[], map: Map<string, string>): boolean {
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    const value = map.get(rule.key);
+    if (value === undefined || !rule.test(value)) return false;
+  }
+  return true;
+}
+
+/** True when every baggage, cookie and query rule of the route holds. */
+function keyRulesMatch(r: CompiledRoute, keys: RequestKeys): boolean {
+  return (r.baggage.length === 0 || keyRulesHold(r.baggage, keys.baggage()))
+    && (r.cookies.length === 0 || keyRulesHold(r.cookies, keys.cookies()))
+    && (r.query.length === 0 || keyRulesHold(r.query, keys.query()));
+}
+
+/**
  * The route a request takes, or undefined for the app. Probes (kube-probe User-Agent) never match.
  * With no routes on the port this is one length check; the path is normalised only when a route
- * has a path prefix.
+ * has a path prefix, and baggage, cookies and query are parsed only when a route still in the
+ * running has such a rule.
  */
 export function matchRoute(routes: CompiledRoutes, input: MatchInput, nowMs: number): CompiledRoute | undefined {
   if (routes.length === 0) return undefined;
   if (isKubeProbe(input.header('user-agent'))) return undefined;
   let path: string | undefined;
+  let keys: RequestKeys | undefined;
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
     if (nowMs >= r.expiresAtMs) continue;
     if (r.pathPrefix !== undefined && !pathHasPrefix((path ??= normaliseRequestPath(input.path)), r.pathPrefix)) continue;
-    if (headersMatch(r, input)) return r;
+    if (!headersMatch(r, input)) continue;
+    if (r.keyed && !keyRulesMatch(r, (keys ??= new RequestKeys(input)))) continue;
+    return r;
   }
   return undefined;
 }
@@ -167,11 +242,14 @@ export function matchRoute(routes: CompiledRoutes, input: MatchInput, nowMs: num
 /** A Node header object: HTTP/1 `IncomingMessage.headers` or HTTP/2 request headers (lower-case names). */
 export type NodeHeaders = Record<string, string | string[] | undefined>;
 
-/** Adapts a Node header object to `MatchInput.header`. */
+/**
+ * Adapts a Node header object to `MatchInput.header`. Node already joins repeated headers into one
+ * string (`cookie` with "; ", others with ", "); an array (set by hand) is joined the same way.
+ */
 export function headerLookup(headers: NodeHeaders): (name: string) => string | undefined {
   return (name) => {
     const v = headers[name];
     if (v === undefined) return undefined;
-    return Array.isArray(v) ? v.join(', ') : v;
+    return Array.isArray(v) ? v.join(name === 'cookie' ? '; ' : ', ') : v;
   };
 }

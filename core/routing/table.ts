@@ -1,16 +1,47 @@
 // The routing table: what the operator computes per workload and pushes to every sidecar of it.
 // Carries token hashes, never tokens.
 
-export interface HeaderRule {
-  /** HTTP header name (case-insensitive); for gRPC the metadata key. */
-  name: string;
+/** A condition on one value: set exactly one of exact, prefix, regex (anchored, RE2). */
+export interface ValueRule {
   exact?: string;
   prefix?: string;
   regex?: string;
 }
 
+export interface HeaderRule extends ValueRule {
+  /** HTTP header name (case-insensitive); for gRPC the metadata key. */
+  name: string;
+}
+
+/** A member of the W3C `baggage` header, by key (case-sensitive); the value is percent-decoded. */
+export interface BaggageRule extends ValueRule {
+  key: string;
+}
+
+/** A cookie of the `Cookie` header, by name (case-sensitive); the value as sent (not decoded). */
+export interface CookieRule extends ValueRule {
+  name: string;
+}
+
+/** A query parameter, by decoded name (case-sensitive); the first value, decoded. */
+export interface QueryRule extends ValueRule {
+  name: string;
+}
+
+/**
+ * A header rule the operator adds to every route with baggage, cookie or query rules, so that a
+ * sidecar from before those rules existed (which would ignore them and see a match without
+ * conditions, i.e. every request) never matches the route: a pseudo-header name is never a request
+ * header (HTTP/1 refuses `:` in names, HTTP/2 refuses unknown pseudo-headers, and the CRD refuses
+ * such rules). Sidecars that know the key rules leave this rule out (match.ts).
+ */
+export const KEY_RULES_GUARD: HeaderRule = Object.freeze({ name: ':detour-key-rules', exact: 'v1' });
+
 export interface RouteMatch {
   headers: HeaderRule[];
+  baggage?: BaggageRule[];
+  cookies?: CookieRule[];
+  query?: QueryRule[];
   pathPrefix?: string;
 }
 

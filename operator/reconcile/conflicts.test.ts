@@ -17,6 +17,10 @@ const bob = user({ exact: 'bob' });
 describe('planConflicts', () => {
   it.each<[string, Intercept[], Record<string, string>]>([
     ['different users do not conflict', [icpt('a', 't1', { match: alice }), icpt('b', 't2', { match: bob })], {}],
+    ['different baggage members do not conflict', [icpt('a', 't1', { match: { baggage: [{ key: 'detour-user', exact: 'alice' }] } }), icpt('b', 't2', { match: { baggage: [{ key: 'detour-user', exact: 'bob' }] } })], {}],
+    ['the same baggage member conflicts', [icpt('a', 't1', { match: { baggage: [{ key: 'detour-user', exact: 'alice' }] } }), icpt('b', 't2', { match: { baggage: [{ key: 'detour-user', prefix: 'al' }] } })], { 'shop/b': 'shop/a' }],
+    ['a cookie rule and a header rule for the same user conflict (one request can carry both)', [icpt('a', 't1', { match: alice }), icpt('b', 't2', { match: { cookies: [{ name: 'x-detour-user', exact: 'bob' }] } })], { 'shop/b': 'shop/a' }],
+    ['different query values do not conflict', [icpt('a', 't1', { match: { query: [{ name: 'u', exact: 'a' }] } }), icpt('b', 't2', { match: { query: [{ name: 'u', exact: 'b' }] } })], {}],
     ['identical rules: the newer yields', [icpt('a', 't1', { match: alice }), icpt('b', 't2', { match: alice })], { 'shop/b': 'shop/a' }],
     ['header names compare case-insensitively and order does not matter', [
       icpt('a', 't1', { match: { headers: [{ name: 'X-Detour-User', exact: 'alice' }, { name: 'x-env', prefix: 'dev' }] } }),

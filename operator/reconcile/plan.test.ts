@@ -193,4 +193,14 @@ describe('planIntercept: conflict messages and route age', () => {
   it('carries the creation time in the route (the sidecar prefers the older of overlapping routes)', () => {
     expect(planIntercept(gathered(), now).route?.createdAt).toBe('2025-03-01T10:00:00Z');
   });
+  it('carries baggage, cookie and query rules to the route, and leaves them out when absent', () => {
+    const match = { baggage: [{ key: 'detour-user', exact: 'alice' }], cookies: [{ name: 'c', prefix: 'x' }], query: [{ name: 'q', regex: 'a.*' }] };
+    expect(planIntercept(gathered({ intercept: intercept({ match }) }), now).route?.match).toEqual({ headers: [{ name: ':detour-key-rules', exact: 'v1' }], ...match });
+    expect(planIntercept(gathered({ intercept: intercept({ match: { headers: [{ name: 'x', exact: 'a' }] } }) }), now).route?.match).toEqual({ headers: [{ name: 'x', exact: 'a' }] });
+  });
+  it('a baggage regex the sidecar cannot compile fails the intercept', () => {
+    const plan = planIntercept(gathered({ intercept: intercept({ match: { baggage: [{ key: 'u', regex: '\\p{Cn}' }] } }) }), now);
+    expect(plan.phase).toBe('Failed');
+    expect(plan.route).toBeUndefined();
+  });
 });

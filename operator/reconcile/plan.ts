@@ -1,12 +1,12 @@
 // The pure heart of the reconciler: from what was gathered and the clock, decide the phase,
 // status, route, events and when to look again. No I/O here.
 
-import { CONDITION, interceptKey, tokenSecretName, type Intercept, type InterceptPhase, type InterceptStatus } from '../../core/api/intercept.js';
+import { CONDITION, interceptKey, tokenSecretName, type Intercept, type InterceptMatch, type InterceptPhase, type InterceptStatus } from '../../core/api/intercept.js';
 import { mergeConditions, type ConditionInput } from '../../core/api/conditions.js';
 import { parseDuration } from '../../core/api/duration.js';
 import { rfc3339 } from '../../core/api/time.js';
 import { compileRoute } from '../../core/routing/match.js';
-import type { InterceptMode, Route } from '../../core/routing/table.js';
+import { KEY_RULES_GUARD, type InterceptMode, type Route, type RouteMatch } from '../../core/routing/table.js';
 import { INJECT_LABEL } from '../../core/constants.js';
 import { canonicalJson } from '../canonical-json.js';
 import { broadMirrorProblem } from './broad-mirror.js';
@@ -78,12 +78,29 @@ export function isExpired(i: Intercept, now: Date): boolean {
 }
 
 /**
+ * The route's match as the sidecar gets it: only the kinds the Intercept uses, so a table without
+ * baggage, cookie or query rules is the same as before they existed; with them, KEY_RULES_GUARD
+ * keeps sidecars that predate them from matching the route.
+ */
+export function buildRouteMatch(m: InterceptMatch): RouteMatch {
+  const keyed = (m.baggage?.length ?? 0) + (m.cookies?.length ?? 0) + (m.query?.length ?? 0) > 0;
+  return {
+    // An older sidecar ignores baggage/cookies/query and would match every request: the guard keeps it from matching at all.
+    headers: keyed ? [...(m.headers ?? []), { ...KEY_RULES_GUARD }] : m.headers ?? [],
+    ...(m.baggage?.length ? { baggage: m.baggage } : {}),
+    ...(m.cookies?.length ? { cookies: m.cookies } : {}),
+    ...(m.query?.length ? { query: m.query } : {}),
+    ...(m.pathPrefix !== undefined ? { pathPrefix: m.pathPrefix } : {}),
+  };
+}
+
+/**
  * Why the match cannot be compiled by the sidecar, if it cannot. The sidecar's engine is RE2
  * (re2js), the dialect the API server validates with, so this is rare: a few Unicode class names
  * Go's regexp knows and re2js does not (`\p{Cn}`, `\p{LC}`), see docs/api.md.
  */
 export function invalidMatchReason(i: Intercept): string | undefined {
-  const compiled = compileRoute({ intercept: interceptKey(i), port: i.spec.port ?? 'http', match: i.spec.match ? { headers: i.spec.match.headers ?? [], pathPrefix: i.spec.match.pathPrefix } : undefined, mode: 'Steal', fallback: 'App', tokenHash: '' });
+  const compiled = compileRoute({ intercept: interceptKey(i), port: i.spec.port ?? 'http', match: i.spec.match ? buildRouteMatch(i.spec.match) : undefined, mode: 'Steal', fallback: 'App', tokenHash: '' });
   return compiled.invalid;
 }
 
@@ -130,7 +147,7 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   } else if (regexProblem !== undefined) {
     phase = 'Failed';
     notRoutedReason = 'InvalidRegex';
-    notRoutedMessage = `a header regex does not compile in the sidecar's RE2 engine (${regexProblem.slice(0, 200)}): fix spec.match.headers`;
+    notRoutedMessage = `a regex does not compile in the sidecar's RE2 engine (${regexProblem.slice(0, 200)}): fix spec.match`;
   } else if (broadMirror !== undefined) {
     phase = 'Failed';
     notRoutedReason = 'BroadMirrorNotAllowed';
@@ -244,7 +261,7 @@ export function planIntercept(g: Gathered, now: Date): Plan {
       mode: i.spec.mode ?? 'Steal',
       fallback,
       ...(i.metadata.creationTimestamp ? { createdAt: i.metadata.creationTimestamp } : {}),
-      ...(i.spec.match ? { match: { headers: i.spec.match.headers ?? [], ...(i.spec.match.pathPrefix !== undefined ? { pathPrefix: i.spec.match.pathPrefix } : {}) } } : {}),
+      ...(i.spec.match ? { match: buildRouteMatch(i.spec.match) } : {}),
       ...(g.tokenHash !== undefined ? { tokenHash: g.tokenHash } : {}),
       ...(expiresAt ? { expiresAt: rfc3339(expiresAt) } : {}),
     };

@@ -76,6 +76,20 @@ describe('Intercept CRD', () => {
     ['a path prefix with a query', { workload, match: { pathPrefix: '/api?x=1' } }, /spec\.match\.pathPrefix.*without '\?'/],
     ['a regex RE2 refuses (lookahead)', { workload, match: { headers: [{ name: 'x', regex: '(?=a)b' }] } }, /spec\.match\.headers\[0\]\.regex.*valid regular expression/],
     ['an unknown field', { workload, colour: 'blue' }, /unknown field "spec\.colour"/],
+    ['a baggage rule with two of exact/prefix/regex', { workload, match: { baggage: [{ key: 'detour-user', exact: 'a', regex: 'a' }] } }, /spec\.match\.baggage\[0\].*exactly one of exact, prefix or regex/],
+    ['a baggage rule without a key', { workload, match: { baggage: [{ exact: 'a' }] } }, /spec\.match\.baggage\[0\]\.key: Required value/],
+    ['a baggage key with a space', { workload, match: { baggage: [{ key: 'detour user', exact: 'a' }] } }, /spec\.match\.baggage\[0\]\.key.*valid baggage key/],
+    ['a baggage key with =', { workload, match: { baggage: [{ key: 'a=b', exact: 'a' }] } }, /spec\.match\.baggage\[0\]\.key.*valid baggage key/],
+    ['a baggage regex that does not compile', { workload, match: { baggage: [{ key: 'u', regex: 'a(b' }] } }, /spec\.match\.baggage\[0\]\.regex.*valid regular expression/],
+    ['a cookie rule with none of exact/prefix/regex', { workload, match: { cookies: [{ name: 'session' }] } }, /spec\.match\.cookies\[0\].*exactly one of exact, prefix or regex/],
+    ['a cookie name with ;', { workload, match: { cookies: [{ name: 'a;b', exact: '1' }] } }, /spec\.match\.cookies\[0\]\.name.*valid cookie name/],
+    ['a cookie value with ;', { workload, match: { cookies: [{ name: 'u', exact: 'a;b' }] } }, /spec\.match\.cookies\[0\]\.exact.*cookie value is printable ASCII/],
+    ['a cookie value with a double quote', { workload, match: { cookies: [{ name: 'u', prefix: 'a"' }] } }, /spec\.match\.cookies\[0\]\.prefix.*cookie value is printable ASCII/],
+    ['a non-ASCII cookie value', { workload, match: { cookies: [{ name: 'u', exact: 'José' }] } }, /spec\.match\.cookies\[0\]\.exact.*cookie value is printable ASCII/],
+    ['an empty query parameter name', { workload, match: { query: [{ name: '', exact: '1' }] } }, /spec\.match\.query\[0\]\.name/],
+    ['a query parameter name with a control character', { workload, match: { query: [{ name: 'a\nb', exact: '1' }] } }, /spec\.match\.query\[0\]\.name.*control characters/],
+    ['a query rule with an empty prefix', { workload, match: { query: [{ name: 'u', prefix: '' }] } }, /spec\.match\.query\[0\]\.prefix/],
+    ['an empty baggage list as the only condition', { workload, match: { baggage: [] } }, /spec\.match.*needs headers, baggage, cookies, query or pathPrefix/],
   ])('refuses %s, naming the field', async (_name, spec, message) => {
     expect(await refusal(spec)).toMatch(message);
   });
@@ -84,6 +98,16 @@ describe('Intercept CRD', () => {
     await createIntercept(client, ns, 'redos', { workload, match: { headers: [{ name: 'x', regex: '(a+)+' }] } });
     await createIntercept(client, ns, 'inline-flag', { workload, match: { headers: [{ name: 'x', regex: '(?i)alice' }] } });
     await createIntercept(client, ns, 'dotted', { workload, match: { pathPrefix: '/v1.2/..x/.well-known' } });
+  });
+
+  it('accepts baggage, cookie and query rules alone, with space and comma in cookie values and any decoded query value', async () => {
+    const i = await createIntercept(client, ns, 'keys', { workload, match: {
+      baggage: [{ key: 'detour-user', exact: 'Amélie' }],
+      cookies: [{ name: 'detour-user', exact: 'alice smith, jr' }, { name: 'theme', regex: 'dark|light' }],
+      query: [{ name: 'détour', prefix: 'a b' }],
+    } });
+    expect(i.spec.match).toMatchObject({ baggage: [{ key: 'detour-user', exact: 'Amélie' }], query: [{ name: 'détour', prefix: 'a b' }] });
+    await createIntercept(client, ns, 'cookie-only', { workload, match: { cookies: [{ name: 'detour-user', exact: '' }] } });
   });
 
   it('shows the first rule\'s value for exact, prefix and regex rules in kubectl get -o wide', async () => {

@@ -52,6 +52,7 @@ export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath)
   });
   return {
     'detour/demo-frontend': () => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'demo-service-main.js')] }),
+    'detour/demo-middle': () => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'demo-service-main.js')] }),
     'detour/demo-backend': () => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'demo-service-main.js')] }),
     'detour/test-webhook': (c) => ({ command: nodeBinary, args: [dist('test', 'fixtures', 'test-webhook-main.js'), ...(c.args ?? [])] }),
     // A stand-in for a shell image (busybox): runs the container's command with the host's tools.
