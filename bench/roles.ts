@@ -75,6 +75,19 @@ async function developer(c: Config): Promise<void> {
   await tunnel.closed;
 }
 
+/**
+ * The CLI's outbound path on the laptop: a `--forward` listener (cli/forward.ts) whose connections
+ * go as CONNECT streams over one outbound tunnel (core/tunnel/outbound.ts) to `target` in the pod.
+ */
+async function outboundForward(c: Config): Promise<void> {
+  const { buildOutboundDialer, connectOutbound } = await import('../core/tunnel/outbound.js');
+  const { buildForwardListener } = await import('../cli/forward.js');
+  const dialer = buildOutboundDialer({ connect: () => connectOutbound({ url: String(c.url), token: String(c.token) }) });
+  await dialer.connect();
+  const server = buildForwardListener({ dialer, target: { host: String(c.targetHost), port: Number(c.targetPort) } });
+  ready({ port: await listen(server) });
+}
+
 /** Downloads `path` (discarding the bytes) `repeat` times or until `untilMs` has passed; one RESULT per download. */
 async function download(c: Config): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -108,6 +121,7 @@ async function main(): Promise<void> {
     case 'app': return app(config);
     case 'relay': return relay(config);
     case 'developer': return developer(config);
+    case 'outbound-forward': return outboundForward(config);
     case 'download': return download(config);
     case 'webhook': return (await import('./webhook-servers.js')).startWebhookServers(ready);
     case 'operator-scale': return (await import('./operator-scale.js')).runOperatorScale(config, result);

@@ -9,6 +9,7 @@ import { benchApplyToRouted } from './cluster.js';
 import { ensureTools } from './ensure-tools.js';
 import type { SectionResult } from './figures.js';
 import { benchOperator } from './operator.js';
+import { benchOutbound } from './outbound.js';
 import { benchPassthrough } from './passthrough.js';
 import { planBench } from './plan.js';
 import { BENCH_DIR } from './processes.js';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     ['4', () => benchWebhook(plan, log)],
     ['5', () => benchOperator(plan, log)],
     ['6', () => benchSoak(plan, log)],
+    ['7', () => benchOutbound(plan, tools, log)],
   ];
   const results: SectionResult[] = [];
   for (const [id, run] of sections) {

@@ -23,7 +23,7 @@ const BENCH_USER = { 'x-detour-user': 'bench' };
 const TOKEN = 'bench-token-0123456789';
 
 /** A stand-in for the operator's control channel: pushes one table to every sidecar that connects, records acks. */
-async function startFakeOperator(table: RoutingTable): Promise<{ url: string; acked: Promise<void>; close(): Promise<void> }> {
+export async function startFakeOperator(table: RoutingTable): Promise<{ url: string; acked: Promise<void>; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: CONTROL_PATH });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   let onAck: () => void = () => undefined;
@@ -144,7 +144,8 @@ function mk() {
   return { rps: [] as number[], streamMBps: [] as number[], idleP99: [] as number[], busyP99: [] as number[], idleP50: [] as number[], busyP50: [] as number[], bulkDuringProbe: [] as number[], errors: 0 };
 }
 
-async function waitResults(child: Child): Promise<Array<{ seconds: number; bytes: number }>> {
+/** Waits for a download child to exit; its RESULT lines. */
+export async function waitResults(child: Child): Promise<Array<{ seconds: number; bytes: number }>> {
   if (child.proc.exitCode === null && child.proc.signalCode === null) await new Promise((r) => child.proc.once('exit', r));
   return child.lines.map((l) => JSON.parse(l) as { seconds: number; bytes: number });
 }

@@ -11,7 +11,8 @@ import { CliError } from './errors.js';
 import type { Kube } from './kube.js';
 import { runLocalCommand } from './run.js';
 import { startSession } from './session.js';
-import { buildIntercept, buildInterceptName } from './spec.js';
+import { buildIntercept, buildInterceptName, describeMatch } from './spec.js';
+import { buildTryIt } from './try-it.js';
 import { pickContainer, type WorkloadJson } from './workload.js';
 
 function hostOf(io: Io): NonNullable<Io['host']> {
@@ -74,13 +75,14 @@ export async function serveWithCommand(kube: Kube, intercept: Intercept, cmd: In
   const workload = await fetchWorkload(kube, intercept.metadata.namespace, cmd.workload);
   const container = pickContainer(workload, cmd.workload.kind, undefined);
   if (typeof container === 'string') throw new CliError(container);
-  const session = await startSession({ kube, intercept, target: cmd.target, ...(cmd.via ? { via: cmd.via } : {}), screen: io.screen, now: io.now });
+  const session = await startSession({ kube, intercept, target: cmd.target, ...(cmd.via ? { via: cmd.via } : {}), drainMs: cmd.drainMs, screen: io.screen, now: io.now });
   const stopCommand = new AbortController();
   const onAbort = (): void => stopCommand.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
   void session.ended.then((why) => { io.screen.warn(`${why}; stopping the command`); stopCommand.abort(); });
   try {
-    io.screen.info(`Intercepting ${cmd.workload.kind}/${cmd.workload.name} → ${new URL(cmd.target).host} while ${cmd.command[0]} runs`);
+    io.screen.info(`Intercepting ${cmd.workload.kind}/${cmd.workload.name} port ${intercept.spec.port ?? 'http'}: ${describeMatch(intercept.spec.match)} → ${new URL(cmd.target).host} while ${cmd.command[0]} runs`);
+    for (const line of buildTryIt(intercept)) io.screen.info(line);
     return await runLocalCommand({
       kube, intercept, workload, container, command: cmd.command, ...localOptions(cmd.local), screen: io.screen, signal: stopCommand.signal, host,
     });

@@ -1,11 +1,12 @@
 // Outbound end to end: the real operator, webhook and sidecars (Helm chart), a real Redis server
 // (Debian's redis-server) as a pod behind a Service, and the built CLI running real clients
-// (redis-cli, curl) with `detour run`: by the Service's short name through the by-name path, through
+// (redis-cli, curl, a Node program using axios) with `detour run`: by the Service's short name through the by-name path, through
 // --forward, through the SOCKS5 and HTTP proxies; plus the container's env and files.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -121,6 +122,26 @@ describe('detour run reaches cluster Services', () => {
     const answers = ['socks', 'http', 'connect'].map((n) => JSON.parse(readFileSync(o(n), 'utf8')) as { pod: string; path: string });
     expect(answers.map((a) => a.path)).toEqual(['/stock?via=socks', '/stock?via=http', '/stock?via=connect']);
     expect(answers.every((a) => a.pod === 'inventory-in-stock')).toBe(true);
+  });
+
+  it('reaches http://name.ns:port in another namespace from a Node program using axios, which honours the HTTP_PROXY detour run sets', async () => {
+    const out = join(work, 'axios.json');
+    const axiosPath = createRequire(import.meta.url).resolve('axios'); // its CommonJS build
+    const script = [
+      `const fs = require('fs'), axios = require(${JSON.stringify(axiosPath)});`,
+      `axios.get('http://inventory.${other}:8080/stock?via=axios', { timeout: 30000 }).then(`,
+      `  (r) => fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify({ status: r.status, body: r.data, proxy: process.env.HTTP_PROXY })),`,
+      '  (e) => { console.error(`axios failed: ${e.message}`); process.exit(1); });',
+    ].join('\n');
+    // --no-by-name: the laptop cannot resolve inventory.<ns> itself, so only the proxy can get it there.
+    const r = await detourRun(['--no-by-name', '--', process.execPath, '-e', script]);
+    expect(r.output).not.toMatch(/axios failed/);
+    expect(r.code).toBe(0);
+    const seen = JSON.parse(readFileSync(out, 'utf8')) as { status: number; body: { pod: string; path: string }; proxy: string };
+    expect(seen.proxy).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(seen.status).toBe(200);
+    expect(seen.body.pod).toBe('inventory-in-stock');
+    expect(seen.body.path).toBe('/stock?via=axios');
   });
 
   it('answers an unknown name and a closed port with clear errors', async () => {
