@@ -2,7 +2,7 @@
 // chart), the CLI as a child process with KUBECONFIG, requests sent inside the cluster.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -100,12 +100,10 @@ describe('the README walkthrough, exactly as written', () => {
     return l;
   };
   let kubectlDir: string;
-  let laptop: ChildProcess | undefined;
   let cli: CliProcess;
   let client: V1Pod;
 
   afterAll(async () => {
-    laptop?.kill('SIGKILL');
     await deleteNamespace(kc, 'shop');
   });
 
@@ -123,19 +121,22 @@ describe('the README walkthrough, exactly as written', () => {
     await waitForReadyPods(kc, 'shop', 'app=checkout', 2, 120_000);
   });
 
-  it('starts the laptop server and the intercept; the CLI says what it is doing', async () => {
-    const serverLine = line('node -e');
-    laptop = spawn('sh', ['-c', `exec ${serverLine}`], { cwd: work, stdio: 'ignore' });
-    await eventually('the laptop server on port 3000', () => get('http://127.0.0.1:3000/').then((r) => (r.status === 200 ? true : undefined)), 15_000);
+  it('starts the laptop server under the intercept; the CLI says what it is doing', async () => {
+    // The walkthrough's server.js, written where its `detour intercept ... -- node server.js` runs.
+    const js = blocks.find((b) => b.lang === 'js' && b.body.startsWith('// server.js'))!.body;
+    writeFileSync(join(work, 'server.js'), js);
 
     const words = line('detour intercept').split(/\s+/);
     expect(words[0]).toBe('detour');
-    cli = startCli(words.slice(1), { KUBECONFIG });
+    expect(words.slice(-3)).toEqual(['--', 'node', 'server.js']);
+    cli = startCli(words.slice(1), { KUBECONFIG, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }, work);
     running.push(cli);
     await cli.waitFor(/Creating Intercept alice-checkout/);
     await cli.waitFor(/Opting Deployment\/checkout in/);
     await cli.waitFor(/Serving 2\/2 replicas/, 180_000);
     expect(cli.output).toMatch(/Connected tunnel to checkout-/);
+    await cli.waitFor(/Cluster Services reachable by name .*inventory:8080/, 60_000);
+    await eventually('the laptop server on port 3000', () => get('http://127.0.0.1:3000/').then((r) => (r.status === 200 ? true : undefined), () => undefined), 30_000);
 
     // The client pod the walkthrough's `kubectl run` stands for.
     await core.createNamespacedPod({ namespace: 'shop', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'detour/shell', command: ['sleep', '3600'] }], terminationGracePeriodSeconds: 1 } } });
@@ -162,7 +163,8 @@ describe('the README walkthrough, exactly as written', () => {
       return true;
     }, 60_000);
     for (let n = 0; n < 8; n++) {
-      expect((await execInPod(client, ['sh', '-c', withHeader])).trim()).toBe('hello from my laptop');
+      // The laptop's server.js answered, after calling the in-cluster inventory Service by name.
+      expect((await execInPod(client, ['sh', '-c', withHeader])).trim()).toMatch(/^hello from my laptop; inventory answered from pod inventory-/);
       const answer = JSON.parse(await execInPod(client, ['sh', '-c', without])) as EchoAnswer;
       expect(answer.pod).toMatch(/^checkout-/);
     }
@@ -173,7 +175,8 @@ describe('the README walkthrough, exactly as written', () => {
   it('Ctrl-C deletes the Intercept and the cluster answers again at once', async () => {
     cli.kill('SIGINT');
     const { code } = await cli.exited;
-    expect(code).toBe(0);
+    // Ctrl-C stops `node server.js` with SIGTERM, and the CLI exits with its code, 128+15 (docs/cli.md).
+    expect(code).toBe(143);
     expect(cli.output).toMatch(/Deleted Intercept alice-checkout/);
     const curls = shLines.filter((l) => l.includes(' -- curl ')).map((l) => l.slice(l.indexOf(' -- ') + 4));
     const withHeader = curls.find((c) => c.includes('x-detour-user: alice'))!;

@@ -47,8 +47,8 @@ export class CliProcess {
 }
 
 /** Starts `node dist/cli/main.js ARGS` with the given KUBECONFIG. */
-export function startCli(args: string[], env: Record<string, string | undefined> = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): CliProcess {
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   return new CliProcess(child);
 }
 
