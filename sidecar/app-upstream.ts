@@ -28,14 +28,18 @@ export function buildAppUpstream(host: string, port: number, logger: Logger): Ap
   let session: ClientHttp2Session | undefined;
   const authority = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const hostFamily = net.isIP(host);
+  const sources = new WeakMap<net.Socket, string | undefined>();
   return {
     host,
     port,
     agent,
     sourceFor(inbound) {
+      // Once per connection, not per request: `localAddress` asks the kernel (getsockname) each time.
+      if (sources.has(inbound)) return sources.get(inbound);
       const local = stripMappedV4(inbound.localAddress);
-      if (local === undefined || local === host || hostFamily === 0 || net.isIP(local) !== hostFamily) return undefined;
-      return local;
+      const source = local === undefined || local === host || hostFamily === 0 || net.isIP(local) !== hostFamily ? undefined : local;
+      sources.set(inbound, source);
+      return source;
     },
     h2() {
       if (session !== undefined && !session.closed && !session.destroyed) return session;
