@@ -4,9 +4,9 @@
 
 import type { BaggageRule, CookieRule, FallbackPolicy, HeaderRule, InterceptMode, QueryRule } from '../routing/table.js';
 import type { Condition } from './conditions.js';
+import type { WorkloadName } from '../workload-ref.js';
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'ReplicaSet';
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'ReplicaSet'];
+export type { WorkloadKind } from '../workload-ref.js';
 
 export type InterceptPhase = 'Pending' | 'Waiting' | 'Active' | 'Expired' | 'Conflict' | 'Failed';
 export const INTERCEPT_PHASES: readonly InterceptPhase[] = ['Pending', 'Waiting', 'Active', 'Expired', 'Conflict', 'Failed'];
@@ -20,7 +20,7 @@ export interface InterceptMatch {
 }
 
 export interface InterceptSpec {
-  workload: { kind: WorkloadKind; name: string };
+  workload: WorkloadName;
   /** Defaulted to `http` by the API server. */
   port?: string | number;
   /** Absent: a global intercept. */
