@@ -5,24 +5,25 @@
 // or a 503 for Reject. Bodies stream in both directions; nothing is buffered beyond socket and
 // HTTP/2 flow-control windows.
 
-import http, { STATUS_CODES, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import { DEFAULT_SIDECAR_LIMITS, type SidecarLimits, type TakenOverPort } from '../core/sidecar-config.js';
 import { forwardH2Stream, h2RequestHeaders, respondH2Error, type ForwardResult } from '../core/tunnel/h2-forward.js';
-import { addForwardedHeaders, cleanTrailers, connectionNamesFraming, endToEndHeaders, endToEndRawHeaders, h2ToHttp1Headers, stripMappedV4, TUNNEL_HEADER_PREFIX } from '../core/tunnel/headers.js';
-import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, UPGRADE_HEADER } from '../core/tunnel/protocol.js';
+import { addForwardedHeaders, connectionNamesFraming, endToEndRawHeaders, stripMappedV4 } from '../core/tunnel/headers.js';
+import { INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER } from '../core/tunnel/protocol.js';
 import type { AppUpstream } from './app-upstream.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { RequestResult, SidecarMetrics } from './metrics.js';
 import { startMirror, type MirrorCopy } from './mirror.js';
-import { CLIENT_REASON, type Decision, type Router } from './router.js';
+import { CLIENT_REASON, type Router } from './router.js';
 import type { InterceptStats } from './stats.js';
-import type { TunnelPeer } from './tunnel-registry.js';
 import { PrefixedSocket } from '../core/prefixed-socket.js';
+import { failHttp1, requestHasBody, writeRawResponse, type Done } from './http1-responses.js';
+import { proxyHttp1ToDeveloper, tunnelRequestHeaders, upgradeToDeveloper } from './http1-developer.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_NO_ERROR } = http2.constants;
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const SAFE_RETRY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
 
@@ -374,29 +375,6 @@ function closeWhenIdle(session: ServerHttp2Session, idleMs: number, onClose: () 
 
 // ---------- HTTP/1 helpers ----------
 
-/** How a forwarded request ended; `detail` says why it failed (for the log, never for the client). */
-type Done = (ok: boolean, detail?: string) => void;
-
-function writeRawResponse(socket: net.Socket, status: number, reason: string): void {
-  if (socket.destroyed) return;
-  const body = `${reason}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `X-Detour-Reason: ${reason.replace(/[\r\n]/g, ' ')}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-function failHttp1(res: ServerResponse, status: number, reason: string, options: { close?: boolean } = {}): void {
-  if (res.headersSent) { res.destroy(); return; }
-  if (res.destroyed) return;
-  const body = `${reason}\n`;
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8', 'x-detour-reason': reason, 'content-length': Buffer.byteLength(body),
-    ...(options.close ? { connection: 'close' } : {}),
-  });
-  res.end(body);
-}
-
 function forwardedRawHeaders(req: IncomingMessage): string[] {
   const raw = endToEndRawHeaders(req.rawHeaders);
   let xff: string | undefined;
@@ -413,13 +391,6 @@ function forwardedRawHeaders(req: IncomingMessage): string[] {
   if (!hasProto) raw.push('X-Forwarded-Proto', 'http');
   if (req.headers['transfer-encoding'] !== undefined) raw.push('Transfer-Encoding', 'chunked');
   return raw;
-}
-
-/** Whether an HTTP/1 request carries a body (RFC 9112 §6.3: Transfer-Encoding or a non-zero Content-Length). */
-function requestHasBody(req: IncomingMessage): boolean {
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const len = req.headers['content-length'];
-  return len !== undefined && len !== '0';
 }
 
 function rawTrailerPairs(raw: string[]): Array<[string, string]> {
@@ -487,81 +458,6 @@ export function proxyHttp1ToApp(req: IncomingMessage, res: ServerResponse, app: 
   });
 }
 
-/** Headers of a tunnel stream for an HTTP/1 request (pseudo-headers, end-to-end headers, X-Forwarded-*, tunnel markers). */
-function tunnelRequestHeaders(req: IncomingMessage, decision: { route: { intercept: string } }, mirror: boolean): OutgoingHttpHeaders {
-  const h = endToEndHeaders(req.headers, { dropHost: true });
-  delete h.expect;
-  for (const name of Object.keys(h)) if (name.startsWith(TUNNEL_HEADER_PREFIX)) delete h[name]; // clients cannot forge markers
-  h[':method'] = req.method ?? 'GET';
-  h[':path'] = req.url ?? '/';
-  h[':authority'] = req.headers.host ?? 'localhost';
-  h[':scheme'] = 'http';
-  addForwardedHeaders(h, req.socket.remoteAddress, 'http');
-  h[PROTO_HEADER] = 'http1';
-  h[INTERCEPT_HEADER] = decision.route.intercept;
-  if (mirror) h[MIRROR_HEADER] = '1';
-  return h;
-}
-
-function proxyHttp1ToDeveloper(
-  req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: Done,
-): void {
-  const tunnel: TunnelPeer = decision.tunnel;
-  let finished = false;
-  const gauge = series.activeStreams(decision.route.intercept);
-  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok, detail); } };
-  gauge.inc();
-  let stream: http2.ClientHttp2Stream;
-  try {
-    stream = tunnel.session.request(tunnelRequestHeaders(req, decision, false), { endStream: !requestHasBody(req) });
-  } catch {
-    failHttp1(res, 502, CLIENT_REASON.upstream);
-    finish(false, `developer tunnel for ${decision.route.intercept} is closing`);
-    return;
-  }
-  let trailers: IncomingHttpHeaders | undefined;
-  let responded = false;
-  stream.on('error', () => { /* handled on close */ });
-  req.pipe(stream);
-  stream.on('response', (h) => {
-    responded = true;
-    if (res.destroyed) { stream.close(NGHTTP2_CANCEL); return; }
-    res.writeHead(Number(h[':status']) || 502, h2ToHttp1Headers(h, { dropTunnelHeaders: true }));
-    setImmediate(() => { if (!res.headersSent && !res.destroyed) res.flushHeaders(); });
-    stream.pipe(res, { end: false });
-  });
-  stream.on('trailers', (t) => { trailers = t; });
-  stream.on('end', () => {
-    if (!responded || res.destroyed) return;
-    if (trailers !== undefined) {
-      const clean = cleanTrailers(trailers);
-      if (Object.keys(clean).length > 0) res.addTrailers(clean as Record<string, string>);
-    }
-    res.end();
-    finish(true);
-  });
-  stream.on('close', () => {
-    if (finished) return;
-    if (stream.rstCode === NGHTTP2_NO_ERROR && responded && res.writableEnded) { finish(true); return; }
-    if (res.destroyed) { finish(false); return; }
-    // The developer went away (tunnel closed) or reset the stream: fail this request now.
-    failHttp1(res, 502, CLIENT_REASON.upstream);
-    finish(false, `developer for ${decision.route.intercept} disconnected`);
-  });
-  res.on('close', () => {
-    if (!res.writableFinished && !stream.closed) stream.close(NGHTTP2_CANCEL);
-  });
-}
-
-function rawHeaderBlock(first: string, headers: OutgoingHttpHeaders): string {
-  let out = `${first}\r\n`;
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) out += `${k}: ${String(one).replace(/[\r\n]/g, ' ')}\r\n`;
-  }
-  return `${out}\r\n`;
-}
-
 /** WebSocket (or any Upgrade) to the app: replay the request head on a fresh TCP connection and splice bytes. */
 function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer, app: AppUpstream, onDone: Done): void {
   const raw = req.rawHeaders.slice();
@@ -590,51 +486,4 @@ function pipeUpgradeToApp(req: IncomingMessage, socket: net.Socket, head: Buffer
   });
   up.on('close', () => { socket.destroy(); if (connected) onDone(true); });
   socket.on('close', () => up.destroy());
-}
-
-/** WebSocket (or any Upgrade) to the developer: one tunnel stream that becomes a byte pipe after the 101. */
-function upgradeToDeveloper(
-  req: IncomingMessage, socket: net.Socket, head: Buffer, decision: Extract<Decision, { kind: 'developer' }>, series: ListenerMetrics, onDone: Done,
-): void {
-  const headers = tunnelRequestHeaders(req, decision, false);
-  headers[UPGRADE_HEADER] = String(req.headers.upgrade ?? 'websocket');
-  const gauge = series.activeStreams(decision.route.intercept);
-  let finished = false;
-  const finish = (ok: boolean, detail?: string): void => { if (!finished) { finished = true; gauge.dec(); onDone(ok, detail); } };
-  gauge.inc();
-  let stream: http2.ClientHttp2Stream;
-  try {
-    stream = decision.tunnel.session.request(headers, { endStream: false }); // bytes follow the 101
-  } catch {
-    writeRawResponse(socket, 502, CLIENT_REASON.upstream);
-    finish(false, `developer tunnel for ${decision.route.intercept} is closing`);
-    return;
-  }
-  let responded = false;
-  stream.on('error', () => { /* handled on close */ });
-  stream.on('response', (h) => {
-    responded = true;
-    const rest = h2ToHttp1Headers(h, { dropTunnelHeaders: true });
-    if (h[STATUS_HEADER] === '101') {
-      socket.write(rawHeaderBlock('HTTP/1.1 101 Switching Protocols', { connection: 'Upgrade', upgrade: String(h[UPGRADE_HEADER] ?? req.headers.upgrade), ...rest }));
-      if (head.length > 0) stream.write(head);
-      socket.pipe(stream);
-      stream.pipe(socket);
-      return;
-    }
-    const status = Number(h[':status']) || 502;
-    delete rest['content-length'];
-    socket.write(rawHeaderBlock(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, { ...rest, connection: 'close' }));
-    stream.pipe(socket);
-  });
-  stream.on('close', () => {
-    if (!responded && !socket.destroyed) {
-      writeRawResponse(socket, 502, CLIENT_REASON.upstream);
-      finish(false, `developer for ${decision.route.intercept} disconnected`);
-      return;
-    }
-    socket.destroy();
-    finish(responded && stream.rstCode === NGHTTP2_NO_ERROR);
-  });
-  socket.on('close', () => { if (!stream.closed) stream.close(NGHTTP2_CANCEL); });
 }
