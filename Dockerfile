@@ -18,12 +18,11 @@ COPY operator ./operator
 COPY webhook ./webhook
 COPY sidecar ./sidecar
 COPY cli ./cli
+COPY cluster ./cluster
 COPY test/fixtures ./test/fixtures
-COPY test/controlplane ./test/controlplane
-COPY test/node ./test/node
-# tsconfig.build.json also compiles the test fixtures; they stay out of the image.
+# tsconfig.build.json also compiles the local cluster and the test fixtures; they stay out of the image.
 RUN npm run build \
- && rm -rf dist/test \
+ && rm -rf dist/cluster dist/test \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 

@@ -5,7 +5,7 @@ export default {
   ...base,
   displayName: 'unit',
   roots: ['<rootDir>'],
-  testMatch: ['<rootDir>/{core,operator,webhook,sidecar,cli,bench,test/controlplane,test/node}/**/*.test.ts'],
+  testMatch: ['<rootDir>/{core,operator,webhook,sidecar,cli,cluster,bench}/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.detour/'],
   testTimeout: 60_000,
 };

@@ -13,10 +13,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
-import { startLocalCluster, type LocalCluster } from '../test/node/start-local-cluster.js';
-import { eventually } from '../test/integration/support/cluster.js';
-import { installDetour, type InstalledDetour } from '../test/integration/support/install-detour.js';
-import { waitForReadyPods } from '../test/integration/support/pods.js';
+import { startLocalCluster, type LocalCluster } from '../cluster/start-local-cluster.js';
+import { eventually } from '../cluster/kube.js';
+import { installDetour, type InstalledDetour } from '../cluster/install-detour.js';
+import { waitForReadyPods } from '../cluster/pods.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');

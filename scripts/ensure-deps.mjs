@@ -3,7 +3,7 @@
 // npm packages (when node_modules is missing or older than package-lock.json) and the Debian tools
 // the test node uses (iproute2, iptables, conntrack; redis-server and redis-tools for the
 // outbound suite's real Redis and redis-cli). The control plane binaries are built on first
-// use by test/controlplane/build.sh. Uses nothing outside Node's standard library.
+// use by cluster/controlplane/build.sh. Uses nothing outside Node's standard library.
 import { existsSync, statSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';

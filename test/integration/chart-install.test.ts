@@ -13,9 +13,9 @@ import { parseInjectionRecord } from '../../core/injection-record.js';
 import { TOKEN_SECRET_KEY } from '../../core/api/intercept.js';
 import { connectTunnel, type Tunnel } from '../../core/tunnel/developer.js';
 import { buildKubeClient, createIntercept, waitForIntercept } from './support/operator-harness.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { isReady, waitForReadyPods, waitForServiceEndpoints } from './support/pods.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { installDetour, type InstalledDetour } from '../../cluster/install-detour.js';
+import { isReady, waitForReadyPods, waitForServiceEndpoints } from '../../cluster/pods.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

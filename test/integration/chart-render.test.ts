@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { ensureControlPlaneBinaries, type BinaryPaths } from '../controlplane/binaries.js';
+import { ensureControlPlaneBinaries, type BinaryPaths } from '../../cluster/controlplane/binaries.js';
 import { buildMutatingWebhookConfiguration } from '../../webhook/registration.js';
-import { createNamespace, deleteNamespace, loadKubeConfig } from './support/cluster.js';
-import { CHART_DIR } from './support/install-detour.js';
+import { createNamespace, deleteNamespace, loadKubeConfig } from '../../cluster/kube.js';
+import { CHART_DIR } from '../../cluster/install-detour.js';
 
 const run = promisify(execFile);
 const repoRoot = join(import.meta.dirname, '..', '..');

@@ -12,9 +12,9 @@ import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION } from '../../core/constants.js';
 import { parseInjectionRecord } from '../../core/injection-record.js';
 import { assertCliBuilt, startCli, type CliProcess } from './support/cli.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { isReady } from './support/pods.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { installDetour, type InstalledDetour } from '../../cluster/install-detour.js';
+import { isReady } from '../../cluster/pods.js';
 
 assertCliBuilt();
 const kc = loadKubeConfig();

@@ -12,11 +12,11 @@ import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION } from '../../core/constants.js';
 import { parseInjectionRecord } from '../../core/injection-record.js';
-import { ensureControlPlaneBinaries } from '../controlplane/binaries.js';
+import { ensureControlPlaneBinaries } from '../../cluster/controlplane/binaries.js';
 import { assertCliBuilt, REPO_ROOT, runCli, startCli, startLocalServer, type CliProcess, type LocalServer } from './support/cli.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { execInPod, isReady, waitForReadyPods, waitForServiceEndpoints } from './support/pods.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { installDetour, type InstalledDetour } from '../../cluster/install-detour.js';
+import { execInPod, isReady, waitForReadyPods, waitForServiceEndpoints } from '../../cluster/pods.js';
 
 const run = promisify(execFile);
 assertCliBuilt();

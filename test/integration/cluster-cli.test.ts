@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureControlPlaneBinaries } from '../controlplane/binaries.js';
+import { ensureControlPlaneBinaries } from '../../cluster/controlplane/binaries.js';
 
 const run = promisify(execFile);
 

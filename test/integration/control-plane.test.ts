@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, AdmissionregistrationV1Api, ApiextensionsV1Api, PatchStrategy, RbacAuthorizationV1Api, KubeConfig, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { buildCertificateAuthority, buildLeafCertificate } from '../../core/tls/certificates.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

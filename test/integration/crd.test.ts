@@ -3,8 +3,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ensureControlPlaneBinaries } from '../controlplane/binaries.js';
-import { createNamespace, deleteNamespace, loadKubeConfig } from './support/cluster.js';
+import { ensureControlPlaneBinaries } from '../../cluster/controlplane/binaries.js';
+import { createNamespace, deleteNamespace, loadKubeConfig } from '../../cluster/kube.js';
 import { applyInterceptCrd, buildKubeClient, createIntercept, type InterceptJson } from './support/operator-harness.js';
 import type { KubeClient } from '../../core/kube/client.js';
 import { KubeApiError } from '../../core/kube/client.js';

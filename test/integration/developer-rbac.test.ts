@@ -13,9 +13,9 @@ import {
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, INJECT_LABEL, INJECTED_ANNOTATION, INTERCEPT_PLURAL } from '../../core/constants.js';
 import { assertCliBuilt, runCli, startCli, startLocalServer, type CliProcess, type LocalServer } from './support/cli.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { fullname, installDetour, type InstalledDetour } from './support/install-detour.js';
-import { execInPod, isReady, waitForReadyPods } from './support/pods.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { fullname, installDetour, type InstalledDetour } from '../../cluster/install-detour.js';
+import { execInPod, isReady, waitForReadyPods } from '../../cluster/pods.js';
 
 assertCliBuilt();
 const kc = loadKubeConfig();

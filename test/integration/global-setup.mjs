@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 
 export default async function globalSetup() {
-  const { startLocalCluster } = await tsImport('../node/start-local-cluster.ts', import.meta.url);
+  const { startLocalCluster } = await tsImport('../../cluster/start-local-cluster.ts', import.meta.url);
   const cluster = await startLocalCluster({
     repoRoot: join(dirname(fileURLToPath(import.meta.url)), '..', '..'),
     assetsDir: process.env.KUBEBUILDER_ASSETS,

@@ -16,9 +16,9 @@ import {
   grpcEchoClient, serverStream, startGrpcEchoServer, TRAILER_BIN, unary, type EchoClientApi, type GrpcEchoServer,
 } from '../fixtures/grpc.js';
 import { buildKubeClient, createIntercept, waitForIntercept } from './support/operator-harness.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { waitForReadyPods, waitForServiceEndpoints } from './support/pods.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { installDetour, type InstalledDetour } from '../../cluster/install-detour.js';
+import { waitForReadyPods, waitForServiceEndpoints } from '../../cluster/pods.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

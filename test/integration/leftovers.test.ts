@@ -3,9 +3,9 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cleanupLeftoverControlPlanes } from '../controlplane/start-control-plane.js';
-import { listNetns } from '../node/network.js';
-import { cleanupLeftoverClusters, startLocalCluster } from '../node/start-local-cluster.js';
+import { cleanupLeftoverControlPlanes } from '../../cluster/controlplane/start-control-plane.js';
+import { listNetns } from '../../cluster/node/network.js';
+import { cleanupLeftoverClusters, startLocalCluster } from '../../cluster/start-local-cluster.js';
 
 const run = promisify(execFile);
 const repoRoot = join(import.meta.dirname, '..', '..');

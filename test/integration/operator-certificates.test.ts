@@ -7,7 +7,7 @@ import { AdmissionregistrationV1Api, CoreV1Api, type V1MutatingWebhookConfigurat
 import type { RunningOperator } from '../../operator/operator.js';
 import { buildMutatingWebhookConfiguration } from '../../webhook/registration.js';
 import { applyInterceptCrd, buildKubeClient, startTestOperator } from './support/operator-harness.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 import {
   FakeSidecar, applyInterceptCrd, buildKubeClient, condition, createDeployment, createIntercept, getIntercept, interceptsPath,
   podToken, startTestOperator, waitForIntercept, waitForPod,

@@ -3,7 +3,7 @@
 // The client is the real one; the test only rewrites that first watch's resourceVersion and makes
 // changes between the list and the watch that the informer can learn of only by relisting.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 import { applyInterceptCrd, buildKubeClient, createIntercept, interceptsPath } from './support/operator-harness.js';
 import { MERGE_PATCH, type KubeClient } from '../../core/kube/client.js';
 import { buildLogger } from '../../core/logging.js';

@@ -3,7 +3,7 @@
 // (real projected pod tokens), restart convergence and leader failover.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 import {
   FakeSidecar, applyInterceptCrd, buildKubeClient, condition, createDeployment, createIntercept, getIntercept, interceptsPath,
   podToken, startTestOperator, waitForIntercept, waitForPod,

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { assertCliBuilt, runCli, startCli, type CliProcess } from './support/cli.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { execInPod, waitForReadyPods, waitForServiceEndpoints } from './support/pods.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { installDetour, type InstalledDetour } from '../../cluster/install-detour.js';
+import { execInPod, waitForReadyPods, waitForServiceEndpoints } from '../../cluster/pods.js';
 
 assertCliBuilt();
 const kc = loadKubeConfig();

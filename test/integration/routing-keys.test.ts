@@ -9,9 +9,9 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { assertCliBuilt, runCli, startCli, type CliProcess } from './support/cli.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { installDetour, type InstalledDetour } from './support/install-detour.js';
-import { execInPod, isReady, waitForReadyPods } from './support/pods.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { installDetour, type InstalledDetour } from '../../cluster/install-detour.js';
+import { execInPod, isReady, waitForReadyPods } from '../../cluster/pods.js';
 
 assertCliBuilt();
 const kc = loadKubeConfig();

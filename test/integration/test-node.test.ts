@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, DiscoveryV1Api, RbacAuthorizationV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import { buildCertificateAuthority, buildLeafCertificate } from '../../core/tls/certificates.js';
-import { listNetns } from '../node/network.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
-import { execInPod, fetchFromPod, isReady, podNetns, waitForReadyPods } from './support/pods.js';
+import { listNetns } from '../../cluster/node/network.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
+import { execInPod, fetchFromPod, isReady, podNetns, waitForReadyPods } from '../../cluster/pods.js';
 
 const run = promisify(execFile);
 

@@ -14,9 +14,9 @@ import { buildLogger } from '../../core/logging.js';
 import { buildRegistry } from '../../core/metrics.js';
 import { buildInjectionConfig } from '../../webhook/config.js';
 import { buildWebhookMetrics } from '../../webhook/metrics.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 import { startTestWebhook, type TestWebhook } from './support/webhook.js';
-import { execInPod, fetchFromPod, nodeNetwork, waitForReadyPods } from './support/pods.js';
+import { execInPod, fetchFromPod, nodeNetwork, waitForReadyPods } from '../../cluster/pods.js';
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

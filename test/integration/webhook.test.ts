@@ -10,7 +10,7 @@ import { buildLogger } from '../../core/logging.js';
 import { buildRegistry } from '../../core/metrics.js';
 import { buildInjectionConfig } from '../../webhook/config.js';
 import { buildWebhookMetrics } from '../../webhook/metrics.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 import { startTestWebhook, type TestWebhook } from './support/webhook.js';
 
 const kc = loadKubeConfig();

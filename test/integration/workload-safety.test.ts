@@ -15,9 +15,9 @@ import { AuthError, authenticateSidecar } from '../../operator/control/auth.js';
 import type { RunningOperator } from '../../operator/operator.js';
 import { buildInjectionConfig } from '../../webhook/config.js';
 import { buildWebhookMetrics } from '../../webhook/metrics.js';
-import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
+import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from '../../cluster/kube.js';
 import { applyInterceptCrd, buildKubeClient, condition, createIntercept, podToken, startTestOperator, waitForIntercept, waitForPod, type PodJson } from './support/operator-harness.js';
-import { waitForReadyPods } from './support/pods.js';
+import { waitForReadyPods } from '../../cluster/pods.js';
 import { startTestWebhook, type TestWebhook } from './support/webhook.js';
 
 const kc = loadKubeConfig();

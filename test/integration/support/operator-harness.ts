@@ -1,12 +1,8 @@
-// Helpers for the operator and CRD suites: apply the CRD, run the operator in-process, make
+// Helpers for the operator and CRD suites: apply the CRD (cluster/intercept-crd.ts), run the operator in-process, make
 // workloads, and play a sidecar on the control channel with a real projected token.
 
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { parse } from 'yaml';
 import WebSocket from 'ws';
 import { buildLogger } from '../../../core/logging.js';
 import { buildRegistry } from '../../../core/metrics.js';
@@ -14,28 +10,10 @@ import { CONTROL_PATH, type OperatorToSidecar, type SidecarToOperator } from '..
 import type { RoutingTable } from '../../../core/routing/table.js';
 import { buildKubeClient, resourcePath, type KubeClient } from '../../../core/kube/client.js';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../../../operator/operator.js';
-import { eventually } from './cluster.js';
+import { interceptsPath } from '../../../cluster/intercept-crd.js';
+import { eventually } from '../../../cluster/kube.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CRD_PATH = join(repo, 'crds/intercepts.detour.dev.yaml');
-
-export async function applyInterceptCrd(client: KubeClient): Promise<void> {
-  const crd = parse(readFileSync(CRD_PATH, 'utf8')) as { metadata: { name: string } };
-  const path = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
-  try {
-    const existing = await client.request<{ metadata: { resourceVersion: string } }>('GET', `${path}/${crd.metadata.name}`);
-    await client.request('PUT', `${path}/${crd.metadata.name}`, { body: { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata.resourceVersion } } });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 404) throw err;
-    await client.request('POST', path, { body: crd });
-  }
-  await eventually('the Intercept CRD to be established', async () => {
-    const c = await client.request<{ status?: { conditions?: Array<{ type: string; status: string }> } }>('GET', `${path}/${crd.metadata.name}`);
-    return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') ? true : undefined;
-  });
-  // Discovery of the new resource can lag Established by a moment.
-  await eventually('intercepts to be served', async () => client.request('GET', '/apis/detour.dev/v1alpha1/intercepts').then(() => true));
-}
+export { applyInterceptCrd, CRD_PATH, interceptsPath } from '../../../cluster/intercept-crd.js';
 
 export function startTestOperator(kc: KubeConfig, over: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
   return startOperator({
@@ -55,8 +33,6 @@ export function startTestOperator(kc: KubeConfig, over: Partial<OperatorOptions>
     ...over,
   });
 }
-
-export const interceptsPath = (ns: string, name?: string, sub?: string) => resourcePath('detour.dev', 'v1alpha1', 'intercepts', ns, name, sub);
 
 export interface InterceptJson {
   metadata: { name: string; namespace: string; uid: string; creationTimestamp: string; finalizers?: string[]; deletionTimestamp?: string };

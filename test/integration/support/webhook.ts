@@ -11,7 +11,7 @@ import { buildApp, reloadServingCertificate, type WebhookApp } from '../../../we
 import type { InjectionConfig } from '../../../webhook/config.js';
 import type { WebhookMetrics } from '../../../webhook/metrics.js';
 import { buildMutatingWebhookConfiguration } from '../../../webhook/registration.js';
-import { eventually } from './cluster.js';
+import { eventually } from '../../../cluster/kube.js';
 
 export interface TestWebhook {
   app: WebhookApp;

@@ -1,5 +1,6 @@
-// Helpers for integration suites: the control plane's admin kubeconfig (set up by global-setup.ts),
-// throw-away namespaces, and polling until the cluster shows what a test expects.
+// Helpers for whoever drives the local cluster (integration suites, the demo): the control plane's
+// admin kubeconfig (KUBECONFIG, set by test/integration/global-setup.mjs), throw-away namespaces,
+// and polling until the cluster shows what is expected.
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 

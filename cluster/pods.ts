@@ -1,9 +1,9 @@
-// Helpers for tests that look at pods on the test node from the inside.
+// Helpers for looking at pods on the test node from the inside (integration suites, the demo).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { planPodNetworkNames, type NodeNetwork } from '../../node/network.js';
-import { eventually } from './cluster.js';
+import { planPodNetworkNames, type NodeNetwork } from './node/network.js';
+import { eventually } from './kube.js';
 
 const run = promisify(execFile);
 

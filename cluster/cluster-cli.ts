@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalCluster } from '../node/start-local-cluster.js';
+import { startLocalCluster } from './start-local-cluster.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const stateDir = process.env.DETOUR_CLUSTER_DIR ? resolve(process.env.DETOUR_CLUSTER_DIR) : join(repo, '.detour', 'cluster');
 const pidFile = join(stateDir, 'daemon.pid');
 const readyFile = join(stateDir, 'ready');

@@ -9,7 +9,7 @@ export type BinaryPaths = Record<ControlPlaneBinary, string>;
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The build script lives beside this file in the source tree (and is not copied to dist/). */
-export const BUILD_SCRIPT = join(here.replace(/\/dist\/test\/controlplane$/, '/test/controlplane'), 'build.sh');
+export const BUILD_SCRIPT = join(here.replace(/\/dist\/cluster\/controlplane$/, '/cluster/controlplane'), 'build.sh');
 
 function isExecutable(path: string): boolean {
   try {

@@ -3,10 +3,10 @@
 // run side by side (npm test while `npm run cluster:up` runs): each claims its own number K.
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../controlplane/start-control-plane.js';
-import { defaultImageMap, type ImageMap } from './images.js';
-import { createNodeNetwork, deleteNodeNetwork, planNodeNetwork, type NodeNetwork } from './network.js';
-import { startTestNode, type TestNode } from './start-test-node.js';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './controlplane/start-control-plane.js';
+import { defaultImageMap, type ImageMap } from './node/images.js';
+import { createNodeNetwork, deleteNodeNetwork, planNodeNetwork, type NodeNetwork } from './node/network.js';
+import { startTestNode, type TestNode } from './node/start-test-node.js';
 
 const CLAIMS = '/run/detour/clusters';
 

@@ -19,13 +19,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { ensureControlPlaneBinaries } from '../../controlplane/binaries.js';
-import { SIDECAR_CONTAINER } from '../../../core/constants.js';
-import { deleteNamespace, eventually } from './cluster.js';
+import { ensureControlPlaneBinaries } from './controlplane/binaries.js';
+import { SIDECAR_CONTAINER } from '../core/constants.js';
+import { deleteNamespace, eventually } from './kube.js';
 import { isReady } from './pods.js';
 
 const run = promisify(execFile);
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CHART_DIR = join(repoRoot, 'charts', 'detour');
 export const TEST_IMAGE = { repository: 'ghcr.io/detour-dev/detour', tag: 'test', pullPolicy: 'IfNotPresent' };
 
