@@ -29,10 +29,10 @@ import { buildApp } from '../webhook/app.js';
 import { buildInjectionConfig } from '../webhook/config.js';
 import { buildWebhookMetrics } from '../webhook/metrics.js';
 import { buildMutatingWebhookConfiguration } from '../webhook/registration.js';
+import { sleep } from '../core/sleep.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line: string): void => { process.stderr.write(`[cluster] ${line}\n`); };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;

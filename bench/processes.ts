@@ -114,4 +114,5 @@ export async function waitForHttp(url: string, timeoutMs = 20_000, headers: Reco
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Re-exported for the bench sections that import it from here. */
+export { sleep } from '../core/sleep.js';

@@ -24,7 +24,8 @@ import { keepAliveAgent } from './load.js';
 import { startSidecarProcess } from './passthrough.js';
 import type { BenchPlan } from './plan.js';
 import { rssBytes, sampleRss } from './procfs.js';
-import { sleep, startRole, type Child } from './processes.js';
+import { sleep } from '../core/sleep.js';
+import { startRole, type Child } from './processes.js';
 import { summarize } from './stats.js';
 
 const MiB = 2 ** 20;

@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/api/duration.js';
 import type { BaggageRule, CookieRule, HeaderRule, InterceptMode, QueryRule } from '../core/routing/table.js';
 import { TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
+import type { WorkloadName } from '../core/workload-ref.js';
 import { COMMANDS, type CommandName } from './help.js';
 import { parseForwardSpec, type ForwardSpec } from './forward.js';
-import { parseBaggageRule, parseCookieRule, parseHeaderRule, parseMode, parseQueryRule, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError, type WorkloadRef } from './spec.js';
+import { parseBaggageRule, parseCookieRule, parseHeaderRule, parseMode, parseQueryRule, parsePort, parseTarget, parseTtl, parseWorkloadRef, UsageError } from './spec.js';
 
 export interface ClusterFlags {
   namespace?: string;
@@ -17,7 +18,7 @@ export interface ClusterFlags {
 export interface InterceptCommand {
   kind: 'intercept';
   cluster: ClusterFlags;
-  workload: WorkloadRef;
+  workload: WorkloadName;
   target: string;
   port: string | number;
   headers: HeaderRule[];
@@ -51,7 +52,7 @@ export interface LocalNetworkFlags {
 export interface RunCommand {
   kind: 'run';
   cluster: ClusterFlags;
-  workload: WorkloadRef;
+  workload: WorkloadName;
   container?: string;
   command: string[];
   local: LocalNetworkFlags;
@@ -65,7 +66,7 @@ export interface ConnectCommand { kind: 'connect'; cluster: ClusterFlags; name: 
 export interface ListCommand { kind: 'list'; cluster: ClusterFlags; output: 'table' | 'wide' | 'json' | 'yaml'; allNamespaces: boolean }
 export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: string }
 export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
-export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadRef; container?: string; format: 'dotenv' | 'json' | 'shell' }
+export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadName; container?: string; format: 'dotenv' | 'json' | 'shell' }
 export interface HelpCommand { kind: 'help'; topic?: CommandName }
 export interface VersionCommand { kind: 'version' }
 

@@ -3,10 +3,10 @@
 import type { Intercept } from '../core/api/intercept.js';
 import { tokenSecretName, TOKEN_SECRET_KEY } from '../core/api/intercept.js';
 import { API_GROUP, API_VERSION, INTERCEPT_PLURAL } from '../core/constants.js';
+import type { WorkloadName } from '../core/workload-ref.js';
 import { CliError, type ApiAction } from './errors.js';
 import { resourcePath, statusOf, type Kube } from './kube.js';
 import type { PodJson } from './replicas.js';
-import type { WorkloadRef } from './spec.js';
 import { workloadResource, type WorkloadJson } from './workload.js';
 
 const INTERCEPTS = `${INTERCEPT_PLURAL}.${API_GROUP}`;
@@ -31,7 +31,7 @@ export async function ensureDetourInstalled(kube: Kube): Promise<void> {
   }
 }
 
-export async function fetchWorkload(kube: Kube, ns: string, ref: WorkloadRef): Promise<WorkloadJson> {
+export async function fetchWorkload(kube: Kube, ns: string, ref: WorkloadName): Promise<WorkloadJson> {
   const { group, plural, resource } = workloadResource(ref.kind);
   const workload = await callUnlessMissing<WorkloadJson>(kube, { verb: 'get', resource, namespace: ns, name: ref.name }, 'GET', resourcePath(group, 'v1', plural, ns, ref.name));
   if (workload) return workload;

@@ -15,7 +15,7 @@ import { describeProgress } from './progress.js';
 import { buildLabelSelector } from './replicas.js';
 import { serveWithCommand } from './run-command.js';
 import { startSession, type Screen } from './session.js';
-import { sleep } from './sleep.js';
+import { sleep } from '../core/sleep.js';
 import { buildIntercept, buildInterceptName, describeMatch, planAdoption } from './spec.js';
 import { buildTryIt } from './try-it.js';
 import { checkPort, pickContainer } from './workload.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { explainKubeError, explainLocalFailure } from './errors.js';
-import { describeRefusal, planBackoff } from './tunnel-plan.js';
+import { backoffDelay } from '../core/backoff.js';
+import { describeRefusal, TUNNEL_BACKOFF } from './tunnel-plan.js';
 
 const status = (code: number, message: string, reason = 'Forbidden') => ({ code, body: JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code }) });
 
@@ -54,8 +55,8 @@ describe('describeRefusal', () => {
   });
 });
 
-describe('planBackoff', () => {
+describe('TUNNEL_BACKOFF', () => {
   it.each([
     [0, 1, 500], [1, 1, 1000], [3, 1, 4000], [10, 1, 15_000], [50, 1, 15_000], [2, 0, 100], [2, 0.5, 1000],
-  ])('attempt %s, random %s → %s ms', (attempt, r, ms) => expect(planBackoff(attempt, () => r)).toBe(ms));
+  ])('attempt %s, random %s → %s ms', (attempt, r, ms) => expect(backoffDelay(attempt, { ...TUNNEL_BACKOFF, random: () => r })).toBe(ms));
 });

@@ -2,6 +2,7 @@
 
 import { CONDITION, type Intercept } from '../core/api/intercept.js';
 import { findCondition } from '../core/api/conditions.js';
+import { formatWorkload } from '../core/workload-ref.js';
 
 export type ProgressState = 'waiting' | 'ready' | 'failed';
 
@@ -14,7 +15,7 @@ export interface Progress {
 /** The Intercept's status as one step of the progress display. */
 export function describeProgress(i: Intercept): Progress {
   const s = i.status;
-  const ref = `${i.spec.workload.kind}/${i.spec.workload.name}`;
+  const ref = formatWorkload(i.spec.workload);
   if (i.metadata.deletionTimestamp) return { state: 'failed', message: `the Intercept ${i.metadata.name} is being deleted` };
   if (!s?.phase || (i.metadata.generation !== undefined && s.observedGeneration !== undefined && s.observedGeneration < i.metadata.generation)) {
     return { state: 'waiting', message: 'Waiting for the Detour operator to pick up the Intercept (is the operator running?)' };

@@ -26,11 +26,6 @@ export interface ReplicaPlan {
   notReady: Array<{ pod: string; reason: string }>;
 }
 
-/** `Deployment/checkout` as the webhook records it. */
-export function workloadId(kind: string, name: string): string {
-  return `${kind}/${name}`;
-}
-
 /**
  * Replicas of `workload` (pods selected by its selector whose injection record names it) with a
  * ready sidecar; the tunnel port comes from the record (it moves when the app uses 15021).

@@ -14,6 +14,9 @@ import type { Intercept } from '../core/api/intercept.js';
 import { OUTBOUND_PATH } from '../core/tunnel/outbound-protocol.js';
 import { buildOutboundDialer, connectOutbound, type OutboundDialer } from '../core/tunnel/outbound.js';
 import { TUNNEL_PATH } from '../core/tunnel/protocol.js';
+import { formatWorkload } from '../core/workload-ref.js';
+import { backoffDelay } from '../core/backoff.js';
+import { sleep } from '../core/sleep.js';
 import { fetchToken, listPods } from './cluster.js';
 import { resolveEnv, planEnvReferences, type Fetched } from './env.js';
 import { CliError, explainKubeError } from './errors.js';
@@ -21,7 +24,7 @@ import { buildForwardListener, type ForwardSpec } from './forward.js';
 import { buildHostsFile, planHostsEntries, planNamespaceCommand, type ServiceJson } from './hosts-namespace.js';
 import { buildHttpProxy } from './http-proxy.js';
 import { resourcePath, statusOf, type Kube } from './kube.js';
-import { buildLabelSelector, buildTunnelUrl, planReplicas, workloadId, type PodJson } from './replicas.js';
+import { buildLabelSelector, buildTunnelUrl, planReplicas, type PodJson } from './replicas.js';
 import type { Screen } from './session.js';
 import { buildSocksProxy, type LocalConnectionEvent } from './socks-proxy.js';
 import { planVolumeFiles, planVolumeReferences, type FetchedObject, type VolumeJson, type VolumeMountJson } from './volume-files.js';
@@ -61,7 +64,7 @@ const closeServer = (s: net.Server | http.Server): Promise<void> => new Promise(
 /** The dialer: one outbound tunnel to a ready replica, re-picked on every reconnect. */
 export function buildWorkloadDialer(kube: Kube, intercept: Intercept, workload: WorkloadJson, screen: Screen): OutboundDialer {
   const ns = intercept.metadata.namespace;
-  const id = workloadId(intercept.spec.workload.kind, intercept.spec.workload.name);
+  const id = formatWorkload(intercept.spec.workload);
   const selector = buildLabelSelector(workload.spec?.selector);
   let said = '';
   return buildOutboundDialer({
@@ -122,7 +125,7 @@ async function gatherContainer(kube: Kube, ns: string, workload: WorkloadJson, c
 async function warmUp(dialer: OutboundDialer, signal: AbortSignal): Promise<void> {
   for (let attempt = 0; attempt < 12 && !signal.aborted; attempt++) {
     try { await dialer.connect(); return; } catch { /* told through onStatus */ }
-    await new Promise((r) => setTimeout(r, Math.min(4000, 250 * 2 ** attempt)));
+    await sleep(backoffDelay(attempt, { initialMs: 250, maxMs: 4000 }));
   }
 }
 

@@ -6,13 +6,15 @@ import { connect as netConnect } from 'node:net';
 import type { Intercept } from '../core/api/intercept.js';
 import { connectTunnel, TunnelRefusedError, type Tunnel, type TunnelRequestEvent } from '../core/tunnel/developer.js';
 import { CLOSE, TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
+import { backoffDelay } from '../core/backoff.js';
+import { sleep } from '../core/sleep.js';
+import { formatWorkload } from '../core/workload-ref.js';
 import { fetchIntercept, fetchToken, fetchWorkload, listPods } from './cluster.js';
 import { CliError, explainLocalFailure } from './errors.js';
 import { formatDurationMs, formatRequestLine } from './format.js';
 import type { Kube } from './kube.js';
-import { buildLabelSelector, buildTunnelUrl, diffReplicas, planReplicas, viaIsPerReplica, workloadId, type Replica } from './replicas.js';
-import { sleep } from './sleep.js';
-import { planBackoff, describeRefusal } from './tunnel-plan.js';
+import { buildLabelSelector, buildTunnelUrl, diffReplicas, planReplicas, viaIsPerReplica, type Replica } from './replicas.js';
+import { describeRefusal, TUNNEL_BACKOFF } from './tunnel-plan.js';
 
 export interface Screen {
   /** Progress and state changes. */
@@ -59,7 +61,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
   const ref = o.intercept.spec.workload;
   const workload = await fetchWorkload(kube, ns, ref);
   const selector = buildLabelSelector(workload.spec?.selector);
-  const id = workloadId(ref.kind, ref.name);
+  const id = formatWorkload(ref);
 
   let token = await fetchToken(kube, o.intercept);
   if (token === undefined) throw new CliError(`the token Secret of Intercept ${name} does not exist yet: is the Detour operator running?`);
@@ -117,12 +119,12 @@ export async function startSession(o: SessionOptions): Promise<Session> {
           connected.delete(label);
           if (halted.signal.aborted) break;
           if (info.code === CLOSE.revoked) void refreshToken();
-          delay = planBackoff(0, random);
+          delay = backoffDelay(0, { ...TUNNEL_BACKOFF, random });
           screen.warn(`Lost tunnel to ${label} (${info.code}${info.reason ? ` ${info.reason}` : ''}); reconnecting in ${formatDurationMs(delay)}`);
         } catch (err) {
           current = undefined;
           if (halted.signal.aborted) break;
-          delay = planBackoff(attempt, random);
+          delay = backoffDelay(attempt, { ...TUNNEL_BACKOFF, random });
           attempt++;
           if (err instanceof TunnelRefusedError) {
             const refusal = describeRefusal(err.status, err.reason);

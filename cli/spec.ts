@@ -1,16 +1,13 @@
 // Pure translation of command-line words into Intercept specs: workload references, header rules,
 // the local target, the Intercept's name, and whether an existing Intercept can be adopted.
 
-import type { Intercept, InterceptSpec, WorkloadKind } from '../core/api/intercept.js';
+import type { Intercept, InterceptSpec } from '../core/api/intercept.js';
 import { parseDuration } from '../core/api/duration.js';
 import { API_GROUP, API_VERSION, INTERCEPT_KIND } from '../core/constants.js';
 import type { BaggageRule, CookieRule, HeaderRule, InterceptMode, QueryRule, ValueRule } from '../core/routing/table.js';
 import { compileFullMatch } from '../core/routing/regex.js';
+import type { WorkloadKind, WorkloadName } from '../core/workload-ref.js';
 
-export interface WorkloadRef {
-  kind: WorkloadKind;
-  name: string;
-}
 
 const KIND_ALIASES: Record<string, WorkloadKind> = {
   deployment: 'Deployment', deployments: 'Deployment', deploy: 'Deployment', 'deployment.apps': 'Deployment',
@@ -23,7 +20,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** `checkout`, `deploy/checkout`, `statefulset/db`, `rs/checkout-7d9f` (kubectl's spellings). */
-export function parseWorkloadRef(text: string): WorkloadRef {
+export function parseWorkloadRef(text: string): WorkloadName {
   const slash = text.indexOf('/');
   const kindWord = slash < 0 ? 'deployment' : text.slice(0, slash).toLowerCase();
   const name = slash < 0 ? text : text.slice(slash + 1);
@@ -136,7 +133,7 @@ export function buildInterceptName(workload: string, rules: readonly ValueRule[]
 export interface InterceptRequest {
   name: string;
   namespace: string;
-  workload: WorkloadRef;
+  workload: WorkloadName;
   port: string | number;
   headers: HeaderRule[];
   baggage?: BaggageRule[];

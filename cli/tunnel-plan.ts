@@ -1,11 +1,13 @@
 // Pure decisions of the tunnel loops: how long to wait before the next attempt, and what a refused
 // upgrade means (the sidecar's 401/403, or the API server's own refusal of the pod proxy).
 
-/** Full-jitter exponential backoff: 0…min(max, initial·2^attempt), at least 100 ms. */
-export function planBackoff(attempt: number, random: () => number, initialMs = 500, maxMs = 15_000): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20));
-  return Math.max(100, Math.round(random() * ceiling));
-}
+import type { BackoffOptions } from '../core/backoff.js';
+
+/**
+ * The tunnels' reconnect backoff (core/backoff.ts with the caller's `random`: full jitter): up to
+ * min(15 s, 500 ms·2^attempt), never under 100 ms.
+ */
+export const TUNNEL_BACKOFF: Readonly<Omit<BackoffOptions, 'random'>> = { initialMs: 500, maxMs: 15_000, minMs: 100 };
 
 export interface Refusal {
   message: string;

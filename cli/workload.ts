@@ -1,5 +1,7 @@
 // Pure questions about a workload object: its containers and ports, as the user named them.
 
+import { WORKLOAD_PLURALS, type WorkloadKind } from '../core/workload-ref.js';
+
 export interface ContainerJson {
   name: string;
   image?: string;
@@ -43,7 +45,7 @@ export function pickContainer(w: WorkloadJson, kind: string, name: string | unde
 }
 
 /** The REST plural and API group of a workload kind. */
-export function workloadResource(kind: string): { group: string; plural: string; resource: string } {
-  const plural = `${kind.toLowerCase()}s`;
+export function workloadResource(kind: WorkloadKind): { group: string; plural: string; resource: string } {
+  const plural = WORKLOAD_PLURALS[kind];
   return { group: 'apps', plural, resource: `${plural}.apps` };
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, c
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster } from './start-local-cluster.js';
+import { sleep } from '../core/sleep.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const stateDir = process.env.DETOUR_CLUSTER_DIR ? resolve(process.env.DETOUR_CLUSTER_DIR) : join(repo, '.detour', 'cluster');
@@ -16,7 +17,6 @@ const readyFile = join(stateDir, 'ready');
 const logFile = join(stateDir, 'daemon.log');
 const kubeconfig = join(stateDir, 'kubeconfig');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function runningPid(): number | undefined {
   if (!existsSync(pidFile)) return undefined;

@@ -3,6 +3,7 @@
 // and polling until the cluster shows what is expected.
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { sleep } from '../core/sleep.js';
 
 export function loadKubeConfig(): KubeConfig {
   const path = process.env.KUBECONFIG;
@@ -37,6 +38,6 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
       const detail = lastError instanceof Error ? `: ${lastError.message.split('\n')[0]}` : '';
       throw new Error(`timed out waiting for ${what}${detail}`);
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

@@ -1,6 +1,10 @@
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino';
 
 export type { Logger };
+export type LogLevel = LevelWithSilent;
+
+/** The levels a `*_LOG_LEVEL` setting accepts. */
+export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Paths whose values never reach a log line. */
 export const REDACTED_PATHS = [

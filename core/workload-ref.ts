@@ -28,8 +28,11 @@ export function isWorkloadKind(value: unknown): value is WorkloadKind {
   return typeof value === 'string' && (WORKLOAD_KINDS as readonly string[]).includes(value);
 }
 
-/** `Deployment/checkout`: the one wire and display format of a workload reference. */
-export function formatWorkload(ref: WorkloadName): string {
+/**
+ * `Deployment/checkout`: the one wire and display format of a workload reference. Takes any kind:
+ * the webhook also records owners an Intercept cannot target (`Job/backup`, `Pod/debug`).
+ */
+export function formatWorkload(ref: { kind: string; name: string }): string {
   return `${ref.kind}/${ref.name}`;
 }
 

@@ -1,9 +1,12 @@
-// Parsing the sidecar's environment (written by the webhook, see core/sidecar-config.ts) into
-// options. Pure: main.ts passes process.env in.
+// Reading the sidecar's settings from its environment (written by the webhook, see
+// core/sidecar-config.ts). Pure: main.ts passes process.env in; every bad setting is named in one
+// error (core/env.ts).
 
 import { CONTROL_PATH } from '../core/control/protocol.js';
 import { SIDECAR_ADMIN_PORT, SIDECAR_TUNNEL_PORT, TOKEN_MOUNT_PATH } from '../core/constants.js';
-import type { WorkloadRef } from '../core/routing/table.js';
+import { readEnv, type Env, type EnvReader } from '../core/env.js';
+import { LOG_LEVELS, type LogLevel } from '../core/logging.js';
+import { parseWorkload, WORKLOAD_KINDS, type WorkloadRef } from '../core/workload-ref.js';
 import { DEFAULT_SIDECAR_LIMITS, SIDECAR_ENV, SIDECAR_LIMIT_ENV, type SidecarLimits, type TakenOverPort } from '../core/sidecar-config.js';
 
 /** Not part of the webhook contract: optional overrides for unusual pods and for the local test node. */
@@ -24,7 +27,7 @@ export interface SidecarConfig {
   tokenPath: string;
   adminPort: number;
   tunnelPort: number;
-  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  logLevel: LogLevel;
   appHost: string;
   bindHost: string | undefined;
   limits: SidecarLimits;
@@ -36,31 +39,29 @@ export interface SidecarConfig {
   notInterceptable: string | undefined;
 }
 
-const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
-const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
-
-function port(value: string | undefined, fallback: number, name: string, errors: string[]): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) errors.push(`${name} must be a port number, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-/** Each limit from its env var (a non-negative integer), else the default. */
-export function parseLimits(env: Record<string, string | undefined>, errors: string[]): SidecarLimits {
+/** Each limit from its env var (a non-negative integer; at least 1 where 0 would refuse everything), else the default. */
+function readLimits(r: EnvReader): SidecarLimits {
   const out = { ...DEFAULT_SIDECAR_LIMITS };
+  const atLeastOne = new Set<keyof SidecarLimits>(['maxConnections', 'maxTunnels', 'maxTunnelsPerToken', 'headersTimeoutSeconds']);
   for (const key of Object.keys(SIDECAR_LIMIT_ENV) as (keyof SidecarLimits)[]) {
-    const name = SIDECAR_LIMIT_ENV[key];
-    const value = env[name];
-    if (value === undefined || value === '') continue;
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 0) errors.push(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
-    else out[key] = n;
-  }
-  for (const key of ['maxConnections', 'maxTunnels', 'maxTunnelsPerToken', 'headersTimeoutSeconds'] as const) {
-    if (out[key] === 0) errors.push(`${SIDECAR_LIMIT_ENV[key]} must be at least 1`);
+    out[key] = r.integer(SIDECAR_LIMIT_ENV[key], DEFAULT_SIDECAR_LIMITS[key], { min: atLeastOne.has(key) ? 1 : 0 });
   }
   return out;
+}
+
+/** `DETOUR_PORTS`: a JSON array of {name?, appPort, listenPort}. */
+function readPorts(r: EnvReader): TakenOverPort[] {
+  try {
+    const parsed: unknown = JSON.parse(r.string(SIDECAR_ENV.ports, '[]'));
+    if (!Array.isArray(parsed)) throw new Error('not an array');
+    return parsed.map((p: Partial<TakenOverPort>) => {
+      if (typeof p.appPort !== 'number' || typeof p.listenPort !== 'number') throw new Error('each port needs numeric appPort and listenPort');
+      return { name: typeof p.name === 'string' ? p.name : undefined, appPort: p.appPort, listenPort: p.listenPort };
+    });
+  } catch (err) {
+    r.problem(`${SIDECAR_ENV.ports} must be a JSON array of {name?, appPort, listenPort}: ${(err as Error).message}`);
+    return [];
+  }
 }
 
 /** ws://operator:8081 → ws://operator:8081/control; a URL that already has a path is kept. */
@@ -70,55 +71,43 @@ export function controlUrl(base: string): string {
   return u.toString();
 }
 
-export function parseSidecarEnv(env: Record<string, string | undefined>): { config: SidecarConfig } | { errors: string[] } {
-  const errors: string[] = [];
-  const podName = env[SIDECAR_ENV.podName] ?? 'unknown';
-  const namespace = env[SIDECAR_ENV.podNamespace] ?? 'default';
-  const workloadText = env[SIDECAR_ENV.workload] ?? '';
-  const [kind, name] = workloadText.split('/', 2);
-  let workload: WorkloadRef = { kind: 'Deployment', namespace, name: name ?? '' };
+/** The sidecar's settings; throws an EnvError naming every bad setting. */
+export function readSidecarSettings(env: Env): SidecarConfig {
+  const r = readEnv(env);
+  const namespace = r.string(SIDECAR_ENV.podNamespace, 'default');
+  const workloadText = r.string(SIDECAR_ENV.workload, '');
+  const ref = parseWorkload(workloadText);
+  let workload: WorkloadRef = { kind: 'Deployment', namespace, name: ref?.name ?? '' };
   let notInterceptable: string | undefined;
-  if (!kind || !name) errors.push(`${SIDECAR_ENV.workload} must be Kind/name with Kind one of Deployment, StatefulSet, ReplicaSet; got ${JSON.stringify(workloadText)}`);
-  else if (!WORKLOAD_KINDS.has(kind)) notInterceptable = workloadText;
-  else workload = { kind: kind as WorkloadRef['kind'], namespace, name };
-
-  let ports: TakenOverPort[] = [];
-  try {
-    const parsed: unknown = JSON.parse(env[SIDECAR_ENV.ports] ?? '[]');
-    if (!Array.isArray(parsed)) throw new Error('not an array');
-    ports = parsed.map((p: Partial<TakenOverPort>) => {
-      if (typeof p.appPort !== 'number' || typeof p.listenPort !== 'number') throw new Error('each port needs numeric appPort and listenPort');
-      return { name: typeof p.name === 'string' ? p.name : undefined, appPort: p.appPort, listenPort: p.listenPort };
-    });
-  } catch (err) {
-    errors.push(`${SIDECAR_ENV.ports} must be a JSON array of {name?, appPort, listenPort}: ${(err as Error).message}`);
-  }
+  if (ref) workload = { ...ref, namespace };
+  // Another owner kind (the webhook records `Pod/web-1`, `Job/x`): pass-through, not a refusal.
+  else if (/^[^/]+\/[^/]+$/.test(workloadText)) notInterceptable = workloadText;
+  else r.problem(`${SIDECAR_ENV.workload} must be Kind/name with Kind one of ${WORKLOAD_KINDS.join(', ')}; got ${JSON.stringify(workloadText)}`);
 
   let operatorUrl: string | undefined;
-  const rawUrl = notInterceptable === undefined ? env[SIDECAR_ENV.operatorUrl] : undefined;
+  const rawUrl = notInterceptable === undefined ? r.optional(SIDECAR_ENV.operatorUrl) : undefined;
   if (rawUrl) {
-    try { operatorUrl = controlUrl(rawUrl); } catch { errors.push(`${SIDECAR_ENV.operatorUrl} is not a URL`); }
+    try { operatorUrl = controlUrl(rawUrl); } catch { r.problem(`${SIDECAR_ENV.operatorUrl} is not a URL`); }
   }
-  const rawCa = env[SIDECAR_ENV.operatorCa];
+  const rawCa = r.optional(SIDECAR_ENV.operatorCa);
   const operatorCa = rawCa && rawCa.trim() !== '' ? rawCa : undefined;
-  if (operatorCa !== undefined && !operatorCa.includes('-----BEGIN CERTIFICATE-----')) errors.push(`${SIDECAR_ENV.operatorCa} must be a PEM bundle of CA certificates`);
-  const level = env[SIDECAR_ENV.logLevel] ?? 'info';
-  if (!LEVELS.has(level)) errors.push(`${SIDECAR_ENV.logLevel} must be one of ${[...LEVELS].join(', ')}`);
+  if (operatorCa !== undefined && !operatorCa.includes('-----BEGIN CERTIFICATE-----')) r.problem(`${SIDECAR_ENV.operatorCa} must be a PEM bundle of CA certificates`);
 
   const config: SidecarConfig = {
-    podName,
+    podName: r.string(SIDECAR_ENV.podName, 'unknown'),
     workload,
-    ports,
+    ports: readPorts(r),
     operatorUrl,
     operatorCa,
-    tokenPath: env[SIDECAR_ENV.tokenPath] || `${TOKEN_MOUNT_PATH}/token`,
-    adminPort: port(env[SIDECAR_ENV.adminPort], SIDECAR_ADMIN_PORT, SIDECAR_ENV.adminPort, errors),
-    tunnelPort: port(env[SIDECAR_ENV.tunnelPort], SIDECAR_TUNNEL_PORT, SIDECAR_ENV.tunnelPort, errors),
-    logLevel: level as SidecarConfig['logLevel'],
-    appHost: env[EXTRA_ENV.appHost] || '127.0.0.1',
-    bindHost: env[EXTRA_ENV.bindHost] || undefined,
-    limits: parseLimits(env, errors),
+    tokenPath: r.string(SIDECAR_ENV.tokenPath, `${TOKEN_MOUNT_PATH}/token`),
+    adminPort: r.port(SIDECAR_ENV.adminPort, SIDECAR_ADMIN_PORT),
+    tunnelPort: r.port(SIDECAR_ENV.tunnelPort, SIDECAR_TUNNEL_PORT),
+    logLevel: r.oneOf(SIDECAR_ENV.logLevel, LOG_LEVELS, 'info'),
+    appHost: r.string(EXTRA_ENV.appHost, '127.0.0.1'),
+    bindHost: r.optional(EXTRA_ENV.bindHost),
+    limits: readLimits(r),
     notInterceptable,
   };
-  return errors.length > 0 ? { errors } : { config };
+  r.finish();
+  return config;
 }

@@ -13,7 +13,7 @@ import type { RoutingTable } from '../core/routing/table.js';
 import { request, startHarness, userRoute, waitFor, WORKLOAD, type Harness } from '../test/fixtures/sidecar-harness.js';
 import { buildCertificateAuthority, buildLeafCertificate, type KeyPairPem } from '../core/tls/certificates.js';
 import { createServer as createHttpsServer } from 'node:https';
-import { backoffDelay, buildControlClient, parseOperatorMessage } from './control-client.js';
+import { buildControlClient, parseOperatorMessage } from './control-client.js';
 
 interface FakeOperator {
   port: number;
@@ -210,9 +210,3 @@ describe('parseOperatorMessage', () => {
   });
 });
 
-describe('backoffDelay', () => {
-  it('grows exponentially up to the cap, with full jitter', () => {
-    expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 100, 1000, () => 0.999))).toEqual([99, 199, 399, 799, 999]);
-    expect(backoffDelay(5, 100, 1000, () => 0)).toBe(0);
-  });
-});

@@ -5,6 +5,7 @@
 // keeps serving its last table and reconnects with exponential backoff and full jitter.
 
 import WebSocket from 'ws';
+import { backoffDelay } from '../core/backoff.js';
 import type { AckMessage, OperatorToSidecar, ReportMessage, TableMessage } from '../core/control/protocol.js';
 import type { Logger } from '../core/logging.js';
 import type { Route, RoutingTable } from '../core/routing/table.js';
@@ -62,11 +63,6 @@ export function parseOperatorMessage(text: string): OperatorToSidecar | { error:
   return { type: 'table', table: t as RoutingTable };
 }
 
-/** Full-jitter exponential backoff: a random delay in [0, min(max, initial·2^attempt)). */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
-  return Math.floor(random() * Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30)));
-}
-
 export function buildControlClient(deps: ControlClientDeps): ControlClient {
   const { logger } = deps;
   const random = deps.random ?? Math.random;
@@ -93,7 +89,7 @@ export function buildControlClient(deps: ControlClientDeps): ControlClient {
 
   const scheduleRetry = (): void => {
     if (stopped) return;
-    const delay = backoffDelay(attempt++, initial, max, random);
+    const delay = backoffDelay(attempt++, { initialMs: initial, maxMs: max, random });
     logger.debug({ delayMs: delay, attempt }, 'Scheduled control channel reconnect');
     retryTimer = setTimeout(() => { void connect(); }, delay);
   };

@@ -5,18 +5,19 @@ import { readFile } from 'node:fs/promises';
 import { buildLogger } from '../core/logging.js';
 import { buildRegistry } from '../core/metrics.js';
 import { SIDECAR_ENV } from '../core/sidecar-config.js';
-import { parseSidecarEnv } from './config.js';
+import { EnvError } from '../core/env.js';
+import { readSidecarSettings, type SidecarConfig } from './config.js';
 import { buildSidecar } from './sidecar.js';
 
 async function main(): Promise<void> {
-  const parsed = parseSidecarEnv(process.env);
-  if ('errors' in parsed) {
+  let config: SidecarConfig;
+  try { config = readSidecarSettings(process.env); } catch (err) {
+    if (!(err instanceof EnvError)) throw err;
     const logger = buildLogger({ name: 'detour-sidecar' });
-    for (const e of parsed.errors) logger.error(e);
+    for (const e of err.problems) logger.error(e);
     logger.fatal('Refused to start: invalid configuration');
     process.exit(2);
   }
-  const { config } = parsed;
   const logger = buildLogger({ name: 'detour-sidecar', level: config.logLevel });
   if (config.notInterceptable !== undefined) logger.warn({ workload: config.notInterceptable }, `Serving pass-through without the operator: ${config.notInterceptable} is not a kind an Intercept can target (Deployment, StatefulSet, ReplicaSet)`);
   else if (config.operatorUrl === undefined) logger.warn('No operator URL configured; serving pass-through until a table arrives');

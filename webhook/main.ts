@@ -1,24 +1,21 @@
 // The webhook's entry point: the only file that reads process.env. Builds the logger, metrics,
-// certificate source and app, listens, and shuts down cleanly on SIGTERM.
+// the serving certificate (from the mounted Secret) and app, listens, and shuts down cleanly on SIGTERM.
 
-import { KubeConfig } from '@kubernetes/client-node';
-import type { LevelWithSilent } from 'pino';
 import { buildLogger } from '../core/logging.js';
 import { buildRegistry } from '../core/metrics.js';
-import { startCertificateManager } from '../core/tls/certificate-manager.js';
 import type { KeyPairPem } from '../core/tls/certificates.js';
 import { readFile } from 'node:fs/promises';
 import { buildApp, buildMetricsApp, reloadServingCertificate, type WebhookApp } from './app.js';
 import { fetchCertificateFiles, startCertificateFileWatcher } from './certificate-files.js';
 import { buildWebhookMetrics } from './metrics.js';
 import { readWebhookSettings } from './settings.js';
+import { sleep } from '../core/sleep.js';
 
 async function main(): Promise<void> {
   const settings = readWebhookSettings(process.env);
-  const logger = buildLogger({ name: 'detour-webhook', level: settings.logLevel as LevelWithSilent });
+  const logger = buildLogger({ name: 'detour-webhook', level: settings.logLevel });
   const registry = buildRegistry();
   const metrics = buildWebhookMetrics(registry);
-  const clock = { now: () => new Date() };
 
   // Certificates can change before the app exists (then the initial pair is used).
   const holder: { app?: WebhookApp } = {};
@@ -32,31 +29,18 @@ async function main(): Promise<void> {
     }
   };
 
+  // The Secret may not be mounted with data yet (first install): wait for it rather than crash-loop.
   let initial: KeyPairPem;
-  let stopCertificates: () => void;
-  if (settings.certificateSource === 'self') {
-    const kube = new KubeConfig();
-    kube.loadFromDefault();
-    const manager = startCertificateManager({
-      kube, namespace: settings.namespace, secretName: settings.secretName, webhookConfigName: settings.webhookConfigName,
-      serviceName: settings.serviceName, clock, logger, onServingCertificate: apply,
-    });
-    initial = await manager.ready;
-    stopCertificates = () => manager.stop();
-  } else {
-    // The Secret may not be mounted with data yet (first install): wait for it rather than crash-loop.
-    for (;;) {
-      try { initial = await fetchCertificateFiles(settings.tlsCertPath, settings.tlsKeyPath); break; } catch (err) {
-        logger.warn({ reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }, `Waiting for serving certificate at ${settings.tlsCertPath}`);
-        await new Promise((r) => setTimeout(r, 5000));
-      }
+  for (;;) {
+    try { initial = await fetchCertificateFiles(settings.tlsCertPath, settings.tlsKeyPath); break; } catch (err) {
+      logger.warn({ reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }, `Waiting for serving certificate at ${settings.tlsCertPath}`);
+      await sleep(5000);
     }
-    const watcher = startCertificateFileWatcher({ certPath: settings.tlsCertPath, keyPath: settings.tlsKeyPath, logger, onChange: apply });
-    await watcher.check();
-    stopCertificates = () => watcher.stop();
   }
+  const watcher = startCertificateFileWatcher({ certPath: settings.tlsCertPath, keyPath: settings.tlsKeyPath, logger, onChange: apply });
+  await watcher.check();
 
-  // The CA bundle for sidecars (the Secret's ca.crt), polled like the pair; files mode only.
+  // The CA bundle for sidecars (the Secret's ca.crt), polled like the pair.
   let operatorCa: string | undefined;
   const readCa = async () => {
     try {
@@ -67,12 +51,9 @@ async function main(): Promise<void> {
       }
     } catch { /* no ca.crt (yet): sidecars verify with the system roots */ }
   };
-  let caTimer: NodeJS.Timeout | undefined;
-  if (settings.certificateSource === 'files') {
-    await readCa();
-    caTimer = setInterval(() => void readCa(), 10_000);
-    caTimer.unref();
-  }
+  await readCa();
+  const caTimer = setInterval(() => void readCa(), 10_000);
+  caTimer.unref();
 
   const app = buildApp({ config: settings.injection, logger, metrics, tls: initial, isReady: () => true, operatorCa: () => operatorCa });
   holder.app = app;
@@ -83,8 +64,8 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'Stopping webhook');
-    stopCertificates();
-    if (caTimer) clearInterval(caTimer);
+    watcher.stop();
+    clearInterval(caTimer);
     await Promise.allSettled([app.close(), metricsApp.close()]);
     process.exit(0);
   };

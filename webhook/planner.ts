@@ -13,7 +13,8 @@ import { buildSidecarNodeOptions } from './node-options.js';
 import type { Container, Pod, PortHandler } from './pod.js';
 import { planPorts, type PortPlan } from './ports.js';
 import { planSkip } from './predicates.js';
-import { formatWorkload, INTERCEPTABLE_KINDS, planWorkload } from './workload.js';
+import { formatWorkload, isWorkloadKind } from '../core/workload-ref.js';
+import { planWorkload } from './workload.js';
 
 export const TOKEN_FILE = 'token';
 export const READINESS_PATH = '/readyz';
@@ -165,7 +166,7 @@ export function planInjection({ pod, namespace, config }: PlanInput): InjectionP
   const warnings = [...ports.warnings];
   const workloadRef = planWorkload(pod);
   const workload = formatWorkload(workloadRef);
-  if (!INTERCEPTABLE_KINDS.includes(workloadRef.kind)) warnings.push(`owner ${workload} is not a Deployment, StatefulSet or ReplicaSet; Intercepts cannot target it`);
+  if (!isWorkloadKind(workloadRef.kind)) warnings.push(`owner ${workload} is not a Deployment, StatefulSet or ReplicaSet; Intercepts cannot target it`);
   const iptablesRequested = parseIptablesAnnotation(annotations[IPTABLES_ANNOTATION]).mode !== 'off';
   if (iptablesRequested && ports.redirected.length === 0) warnings.push(`${IPTABLES_ANNOTATION} is set but there is no numeric port to redirect`);
   if (ports.named.length === 0 && ports.redirected.length === 0) {

@@ -5,10 +5,11 @@ import type { Pod } from './pod.js';
 
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
-/** Kinds an Intercept can target. */
-export const INTERCEPTABLE_KINDS: readonly string[] = ['Deployment', 'StatefulSet', 'ReplicaSet'];
-
-export interface Workload {
+/**
+ * The pod's controlling owner as a workload name. Its kind is any owner kind, not only the
+ * WorkloadKinds an Intercept can target (core/workload-ref.ts isWorkloadKind tells them apart).
+ */
+export interface PodWorkload {
   kind: string;
   name: string;
 }
@@ -21,7 +22,7 @@ export interface Workload {
  * - StatefulSet, DaemonSet, Job, … → `<Kind>/<name>` of the controlling owner.
  * - no owner → `Pod/<name or generateName>`.
  */
-export function planWorkload(pod: Pod): Workload {
+export function planWorkload(pod: Pod): PodWorkload {
   const owners = pod.metadata.ownerReferences ?? [];
   const owner = owners.find((o) => o.controller === true) ?? owners[0];
   if (!owner) return { kind: 'Pod', name: pod.metadata.name || pod.metadata.generateName || '' };
@@ -33,8 +34,4 @@ export function planWorkload(pod: Pod): Workload {
     }
   }
   return { kind: owner.kind, name: owner.name };
-}
-
-export function formatWorkload(w: Workload): string {
-  return `${w.kind}/${w.name}`;
 }

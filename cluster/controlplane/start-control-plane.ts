@@ -9,6 +9,7 @@ import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { buildCertificateAuthority, buildLeafCertificate, type KeyPairPem } from '../../core/tls/certificates.js';
 import { ensureControlPlaneBinaries, type BinaryPaths } from './binaries.js';
+import { sleep } from '../../core/sleep.js';
 
 export interface ControlPlaneOptions {
   /** State folder (etcd data, certificates, logs, kubeconfig). Default: a new temp folder, removed on stop. */
@@ -135,7 +136,6 @@ function httpsStatus(url: string, opts: { ca?: string; token?: string }): Promis
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function kubeconfigYaml(server: string, caPem: string, user: string, token: string): string {
   return stringify({

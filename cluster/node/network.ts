@@ -12,6 +12,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { sleep } from '../../core/sleep.js';
 
 const exec = promisify(execFile);
 
@@ -131,7 +132,7 @@ export async function killNamespaceProcesses(ns: string): Promise<void> {
       // already gone
     }
   }
-  for (let i = 0; i < 100 && pids.some(running); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && pids.some(running); i++) await sleep(50);
 }
 
 export async function createPodNetwork(net: NodeNetwork, podUid: string, ip: string): Promise<PodNetwork> {

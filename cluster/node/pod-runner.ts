@@ -10,6 +10,8 @@ import { createPodNetwork, deletePodNetwork, type NodeNetwork, type PodNetwork }
 import { buildContainerEnv, envReferences, type EnvSources } from './pod-env.js';
 import { buildPodStatus, type ContainerRuntimeState } from './pod-status.js';
 import { runProbe, startProber } from './probes.js';
+import { backoffDelay } from '../../core/backoff.js';
+import { sleep } from '../../core/sleep.js';
 
 export interface PodRunnerDeps {
   core: CoreV1Api;
@@ -117,7 +119,7 @@ export class PodRunner {
   }
 
   private async until(cond: () => boolean): Promise<void> {
-    while (!cond() && !this.stopped) await new Promise((r) => setTimeout(r, 100));
+    while (!cond() && !this.stopped) await sleep(100);
   }
 
   private async runToCompletion(c: RunningContainer): Promise<void> {
@@ -127,7 +129,7 @@ export class PodRunner {
       await this.until(() => c.state.phase.kind === 'terminated');
       if (this.stopped || (c.state.phase.kind === 'terminated' && c.state.phase.exitCode === 0) || policy === 'Never') return;
       c.state.restartCount++;
-      await new Promise((r) => setTimeout(r, Math.min(10_000, 1000 * 2 ** Math.min(c.state.restartCount, 4))));
+      await sleep(backoffDelay(c.state.restartCount, { initialMs: 1000, maxMs: 10_000 }));
     }
   }
 
@@ -163,7 +165,7 @@ export class PodRunner {
         if (found) break;
         if (!logged) this.deps.log(`Waiting for ${secret ? `secret ${secret}` : `configmap ${configMap}`} to mount volume ${v.name} of pod ${this.name}`);
         logged = true;
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
   }

@@ -9,6 +9,7 @@ import { resolveServiceName, startDnsServer, type DnsServer, type ServiceRecord 
 import type { ImageMap } from './images.js';
 import { nodeStateDir, type NodeNetwork } from './network.js';
 import { PodRunner } from './pod-runner.js';
+import { sleep } from '../../core/sleep.js';
 
 export interface TestNodeOptions {
   kubeConfig: KubeConfig;
@@ -37,7 +38,6 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export async function startTestNode(options: TestNodeOptions): Promise<TestNode> {

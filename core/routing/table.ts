@@ -1,6 +1,8 @@
 // The routing table: what the operator computes per workload and pushes to every sidecar of it.
 // Carries token hashes, never tokens.
 
+import type { WorkloadRef } from '../workload-ref.js';
+
 /** A condition on one value: set exactly one of exact, prefix, regex (anchored, RE2). */
 export interface ValueRule {
   exact?: string;
@@ -66,11 +68,7 @@ export interface Route {
   expiresAt?: string;
 }
 
-export interface WorkloadRef {
-  kind: 'Deployment' | 'StatefulSet' | 'ReplicaSet';
-  namespace: string;
-  name: string;
-}
+export type { WorkloadRef };
 
 export interface RoutingTable {
   /** Monotonic per workload within one operator leader term; sidecars ignore a lower version from the same epoch. */
