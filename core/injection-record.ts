@@ -1,6 +1,8 @@
-// What the webhook injected into a pod, recorded as JSON in the INJECTED_ANNOTATION. The operator
-// and the CLI read it (tunnel and admin ports may differ from the defaults when the app already
-// used them); the webhook reads it to stay idempotent.
+// What the webhook injected into a pod, recorded as JSON in the INJECTED_ANNOTATION. Readers: the
+// CLI (the workload, the sidecar container's name and the tunnel port, which moves when the app
+// already uses 15021) and the operator (which ports the sidecar took over, for PortNotTakenOver).
+// The webhook only checks that the annotation is present (re-invocation stays idempotent); the
+// other fields are for people reading the pod (`kubectl get pod -o yaml`).
 
 import type { TakenOverPort } from './sidecar-config.js';
 

@@ -115,9 +115,8 @@ function buildMutations(): Mutation[] {
   return out;
 }
 
-// fastify's app.inject() loads light-my-request, which require()s the ESM-only `cookie` 2.x: jest on
-// Node 20 cannot load that. The apps listen on an ephemeral loopback port instead, which also puts
-// Node's HTTP parser in the path.
+// Not fastify's app.inject(): the apps listen on an ephemeral loopback port and get real HTTP, which
+// puts Node's HTTP parser (the one the API server's requests meet) in the path.
 const agent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
 const ports = new WeakMap<WebhookApp, number>();
 
