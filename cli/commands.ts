@@ -19,6 +19,7 @@ import { sleep } from '../core/sleep.js';
 import { buildIntercept, buildInterceptName, describeMatch, planAdoption } from './spec.js';
 import { buildTryIt } from './try-it.js';
 import { checkPort, pickContainer } from './workload.js';
+import { formatWorkload } from '../core/workload-ref.js';
 
 export interface Io {
   screen: Screen;
@@ -54,7 +55,7 @@ export async function waitUntilRouted(kube: Kube, ns: string, name: string, io: 
 async function serve(kube: Kube, intercept: Intercept, target: string, via: string | undefined, drainMs: number, io: Io): Promise<string | undefined> {
   const session = await startSession({ kube, intercept, target, ...(via ? { via } : {}), drainMs, screen: io.screen, now: io.now });
   const m = intercept.spec.match;
-  io.screen.info(`Intercepting ${intercept.spec.workload.kind}/${intercept.spec.workload.name} port ${intercept.spec.port ?? 'http'}: ${describeMatch(m)} → ${new URL(target).host}${intercept.spec.mode === 'Mirror' ? ' (mirror copies)' : ''}. Press Ctrl-C to stop.`);
+  io.screen.info(`Intercepting ${formatWorkload(intercept.spec.workload)} port ${intercept.spec.port ?? 'http'}: ${describeMatch(m)} → ${new URL(target).host}${intercept.spec.mode === 'Mirror' ? ' (mirror copies)' : ''}. Press Ctrl-C to stop.`);
   for (const line of buildTryIt(intercept)) io.screen.info(line);
   const aborted = new Promise<undefined>((resolve) => {
     if (io.signal.aborted) resolve(undefined);
@@ -87,12 +88,12 @@ export async function runIntercept(kube: Kube, cmd: InterceptCommand, io: Io): P
     if (why) throw new CliError(`Intercept ${name} already exists and is different: ${why}. Join it with "detour connect ${name}", or pick another --name`);
     io.screen.info(`Joining the existing Intercept ${name} (it stays when you stop)`);
   } else {
-    io.screen.info(`Creating Intercept ${name}: ${cmd.workload.kind}/${cmd.workload.name} port ${cmd.port}, ${describeMatch(wanted.spec.match)}${cmd.ttl ? `, ttl ${cmd.ttl}` : ''}`);
+    io.screen.info(`Creating Intercept ${name}: ${formatWorkload(cmd.workload)} port ${cmd.port}, ${describeMatch(wanted.spec.match)}${cmd.ttl ? `, ttl ${cmd.ttl}` : ''}`);
     await createIntercept(kube, wanted);
     created = true;
   }
   if (workload.spec?.template?.metadata?.labels?.[INJECT_LABEL] !== 'true') {
-    io.screen.info(`Opting ${cmd.workload.kind}/${cmd.workload.name} in to the Detour sidecar: the operator adds the label ${INJECT_LABEL}=true to its pod template (its pods restart once)`);
+    io.screen.info(`Opting ${formatWorkload(cmd.workload)} in to the Detour sidecar: the operator adds the label ${INJECT_LABEL}=true to its pod template (its pods restart once)`);
   }
 
   let exitCode = 0;

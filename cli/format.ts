@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import type { Intercept } from '../core/api/intercept.js';
 import type { TunnelRequestEvent } from '../core/tunnel/developer.js';
 import { describeMatch } from './spec.js';
+import { formatWorkload } from '../core/workload-ref.js';
 
 /** `14:03:09` in local time. */
 function formatClock(d: Date): string {
@@ -92,7 +93,7 @@ export function formatStatus(i: Intercept, events: readonly EventJson[], now: Da
   const s = i.status ?? {};
   const lines = [
     `Intercept ${i.metadata.namespace}/${i.metadata.name}`,
-    `  Workload:  ${i.spec.workload.kind}/${i.spec.workload.name} port ${i.spec.port ?? 'http'}`,
+    `  Workload:  ${formatWorkload(i.spec.workload)} port ${i.spec.port ?? 'http'}`,
     `  Match:     ${describeMatch(i.spec.match)}`,
     `  Mode:      ${i.spec.mode ?? 'Steal'} (fallback ${i.spec.fallback ?? 'App'})`,
   ];

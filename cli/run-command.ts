@@ -14,6 +14,7 @@ import { startSession } from './session.js';
 import { buildIntercept, buildInterceptName, describeMatch } from './spec.js';
 import { buildTryIt } from './try-it.js';
 import { pickContainer, type WorkloadJson } from './workload.js';
+import { formatWorkload } from '../core/workload-ref.js';
 
 function hostOf(io: Io): NonNullable<Io['host']> {
   if (!io.host) throw new CliError('this build of detour cannot run local commands');
@@ -44,16 +45,16 @@ export async function runRun(kube: Kube, cmd: RunCommand, io: Io): Promise<numbe
   const existing = await fetchIntercept(kube, ns, name);
   if (existing) {
     if (existing.spec.mode !== 'Outbound' || existing.spec.workload.name !== cmd.workload.name || existing.spec.workload.kind !== cmd.workload.kind) {
-      throw new CliError(`Intercept ${name} already exists and is not an Outbound intercept of ${cmd.workload.kind}/${cmd.workload.name}: pass --owner to pick another name`);
+      throw new CliError(`Intercept ${name} already exists and is not an Outbound intercept of ${formatWorkload(cmd.workload)}: pass --owner to pick another name`);
     }
     io.screen.info(`Joining the existing Intercept ${name} (mode Outbound; it stays when the command exits)`);
   } else {
-    io.screen.info(`Creating Intercept ${name}: ${cmd.workload.kind}/${cmd.workload.name}, mode Outbound (routes no requests; it authorizes your connections into the cluster)`);
+    io.screen.info(`Creating Intercept ${name}: ${formatWorkload(cmd.workload)}, mode Outbound (routes no requests; it authorizes your connections into the cluster)`);
     await createIntercept(kube, wanted);
     created = true;
   }
   if ((workload as WorkloadJson).spec?.template?.metadata?.labels?.[INJECT_LABEL] !== 'true') {
-    io.screen.info(`Opting ${cmd.workload.kind}/${cmd.workload.name} in to the Detour sidecar: the operator adds the label ${INJECT_LABEL}=true to its pod template (its pods restart once)`);
+    io.screen.info(`Opting ${formatWorkload(cmd.workload)} in to the Detour sidecar: the operator adds the label ${INJECT_LABEL}=true to its pod template (its pods restart once)`);
   }
   try {
     const routed = await waitUntilRouted(kube, ns, name, io, cmd.timeoutMs);
@@ -81,7 +82,7 @@ export async function serveWithCommand(kube: Kube, intercept: Intercept, cmd: In
   io.signal.addEventListener('abort', onAbort, { once: true });
   void session.ended.then((why) => { io.screen.warn(`${why}; stopping the command`); stopCommand.abort(); });
   try {
-    io.screen.info(`Intercepting ${cmd.workload.kind}/${cmd.workload.name} port ${intercept.spec.port ?? 'http'}: ${describeMatch(intercept.spec.match)} → ${new URL(cmd.target).host} while ${cmd.command[0]} runs`);
+    io.screen.info(`Intercepting ${formatWorkload(cmd.workload)} port ${intercept.spec.port ?? 'http'}: ${describeMatch(intercept.spec.match)} → ${new URL(cmd.target).host} while ${cmd.command[0]} runs`);
     for (const line of buildTryIt(intercept)) io.screen.info(line);
     return await runLocalCommand({
       kube, intercept, workload, container, command: cmd.command, ...localOptions(cmd.local), screen: io.screen, signal: stopCommand.signal, host,

@@ -6,7 +6,7 @@ import { parseDuration } from '../core/api/duration.js';
 import { API_GROUP, API_VERSION, INTERCEPT_KIND } from '../core/constants.js';
 import type { BaggageRule, CookieRule, HeaderRule, InterceptMode, QueryRule, ValueRule } from '../core/routing/table.js';
 import { compileFullMatch } from '../core/routing/regex.js';
-import type { WorkloadKind, WorkloadName } from '../core/workload-ref.js';
+import { formatWorkload, type WorkloadKind, type WorkloadName } from '../core/workload-ref.js';
 
 
 const KIND_ALIASES: Record<string, WorkloadKind> = {
@@ -179,7 +179,7 @@ export function buildIntercept(r: InterceptRequest): Intercept {
 export function planAdoption(existing: Intercept, wanted: InterceptSpec): string | undefined {
   const e = existing.spec;
   const diffs: string[] = [];
-  if (e.workload.kind !== wanted.workload.kind || e.workload.name !== wanted.workload.name) diffs.push(`workload ${e.workload.kind}/${e.workload.name}`);
+  if (e.workload.kind !== wanted.workload.kind || e.workload.name !== wanted.workload.name) diffs.push(`workload ${formatWorkload(e.workload)}`);
   if (String(e.port ?? 'http') !== String(wanted.port ?? 'http')) diffs.push(`port ${e.port ?? 'http'}`);
   if ((e.mode ?? 'Steal') !== (wanted.mode ?? 'Steal')) diffs.push(`mode ${e.mode ?? 'Steal'}`);
   if (canonicalMatch(e.match) !== canonicalMatch(wanted.match)) diffs.push(`match ${describeMatch(e.match)}`);
