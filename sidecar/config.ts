@@ -77,12 +77,12 @@ export function readSidecarSettings(env: Env): SidecarConfig {
   const namespace = r.string(SIDECAR_ENV.podNamespace, 'default');
   const workloadText = r.string(SIDECAR_ENV.workload, '');
   const ref = parseWorkload(workloadText);
-  let workload: WorkloadRef = { kind: 'Deployment', namespace, name: ref?.name ?? '' };
+  // Not interceptable (pass-through) or invalid (refused): the name as given, under a placeholder kind.
+  const workload: WorkloadRef = ref ? { ...ref, namespace } : { kind: 'Deployment', namespace, name: workloadText.split('/', 2)[1] ?? '' };
   let notInterceptable: string | undefined;
-  if (ref) workload = { ...ref, namespace };
   // Another owner kind (the webhook records `Pod/web-1`, `Job/x`): pass-through, not a refusal.
-  else if (/^[^/]+\/[^/]+$/.test(workloadText)) notInterceptable = workloadText;
-  else r.problem(`${SIDECAR_ENV.workload} must be Kind/name with Kind one of ${WORKLOAD_KINDS.join(', ')}; got ${JSON.stringify(workloadText)}`);
+  if (!ref && /^[^/]+\/[^/]+$/.test(workloadText)) notInterceptable = workloadText;
+  else if (!ref) r.problem(`${SIDECAR_ENV.workload} must be Kind/name with Kind one of ${WORKLOAD_KINDS.join(', ')}; got ${JSON.stringify(workloadText)}`);
 
   let operatorUrl: string | undefined;
   const rawUrl = notInterceptable === undefined ? r.optional(SIDECAR_ENV.operatorUrl) : undefined;
