@@ -67,7 +67,7 @@ describe('readSidecarSettings', () => {
 
   it.each(['Pod/web-1', 'Job/x', 'DaemonSet/agent'])('serves %s pass-through without the operator instead of refusing to start', (workload) => {
     const r = read({ ...good, DETOUR_WORKLOAD: workload });
-    expect('config' in r && { url: r.config.operatorUrl, why: r.config.notInterceptable }).toEqual({ url: undefined, why: workload });
+    expect('config' in r && { url: r.config.operatorUrl, why: r.config.notInterceptable, name: r.config.workload.name }).toEqual({ url: undefined, why: workload, name: workload.split('/')[1] });
   });
 
   it('runs without an operator (pass-through)', () => {
