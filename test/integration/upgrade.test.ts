@@ -22,7 +22,7 @@ import { INJECTED_ANNOTATION, SIDECAR_CONTAINER } from '../../core/constants.js'
 import { parseInjectionRecord } from '../../core/injection-record.js';
 import { DETOUR_VERSION } from '../../core/version/version.js';
 import { ensureControlPlaneBinaries } from '../controlplane/binaries.js';
-import { ensurePreviousRelease, type BuiltRelease } from '../upgrade/previous-release.js';
+import { ensurePreviousRelease, readPreviousRelease, type BuiltRelease } from '../upgrade/previous-release.js';
 import { assertCliBuilt, REPO_ROOT, runCli, startCli, startLocalServer, type CliProcess, type LocalServer } from './support/cli.js';
 import { createNamespace, deleteNamespace, eventually, loadKubeConfig } from './support/cluster.js';
 import { installDetour, type InstalledDetour, type Values } from './support/install-detour.js';
@@ -37,6 +37,10 @@ const apps = kc.makeApiClient(AppsV1Api);
 const client = buildKubeClient(kc);
 const KUBECONFIG = process.env.KUBECONFIG!;
 const REPOSITORY = 'ghcr.io/detour-dev/detour';
+/** The previous release's version (test/upgrade/previous-release.json), and as a regex. */
+const PREVIOUS = readPreviousRelease().version;
+const PREVIOUS_RE = PREVIOUS.replace(/\./g, '\\.');
+const CURRENT_RE = DETOUR_VERSION.replace(/\./g, '\\.');
 
 let previous: BuiltRelease;
 let detour: InstalledDetour | undefined;
@@ -171,9 +175,9 @@ afterAll(async () => {
 }, 180_000);
 
 describe(`upgrading from the previous release to ${DETOUR_VERSION} with intercepts live`, () => {
-  it(`runs the previous release (${'0.1.0'}): its operator and sidecars, an intercept served through the new CLI`, async () => {
-    expect(previous.version).toBe('0.1.0');
-    expect(await operatorImages()).toEqual([`${REPOSITORY}:0.1.0`]);
+  it(`runs the previous release (${PREVIOUS}): its operator and sidecars, an intercept served through the new CLI`, async () => {
+    expect(previous.version).toBe(PREVIOUS);
+    expect(await operatorImages()).toEqual([`${REPOSITORY}:${PREVIOUS}`]);
     await apps.createNamespacedDeployment({
       namespace: ns,
       body: {
@@ -195,10 +199,11 @@ describe(`upgrading from the previous release to ${DETOUR_VERSION} with intercep
     serviceUrl = `http://${service.spec!.clusterIP}:80`;
     const pods = await livePods(2);
     for (const pod of pods) {
-      expect(sidecarOf(pod)!.image).toBe(`${REPOSITORY}:0.1.0`);
-      // A 0.1.0 record: no sidecarVersion (the version comes from the image tag), and 0.1.0 code.
-      expect(parseInjectionRecord(pod.metadata!.annotations![INJECTED_ANNOTATION])!.sidecarVersion).toBeUndefined();
-      expect(await sidecarBuild(pod)).toBe('none (0.1.x)');
+      expect(sidecarOf(pod)!.image).toBe(`${REPOSITORY}:${PREVIOUS}`);
+      // The previous release's code: 0.1.x records have no sidecarVersion and its metrics no detour_build_info.
+      const record = parseInjectionRecord(pod.metadata!.annotations![INJECTED_ANNOTATION])!;
+      expect(record.sidecarVersion ?? PREVIOUS).toBe(PREVIOUS);
+      expect(await sidecarBuild(pod)).toBe(PREVIOUS.startsWith('0.1.') ? 'none (0.1.x)' : PREVIOUS);
     }
     await waitForServiceEndpoints(kc, ns, 'checkout', pods);
     await eventually('the Service to answer', () => get('/hello').catch(() => undefined));
@@ -216,19 +221,20 @@ describe(`upgrading from the previous release to ${DETOUR_VERSION} with intercep
     // The old sidecars are connected to the new operator (control protocol 1) and serve its table.
     const alice = await waitForIntercept(client, ns, 'alice-checkout', 'a status from the new operator with both sidecars', (i) => (i.status as { operatorVersion?: string } | undefined)?.operatorVersion === DETOUR_VERSION && i.status?.sidecars?.ready === 2 && i.status.phase === 'Active');
     expect(condition(alice, 'SidecarsCurrent')).toMatchObject({ status: 'True', reason: 'PreviousSidecars' });
-    expect(condition(alice, 'SidecarsCurrent')!.message).toMatch(/2 of 2 sidecars of Deployment\/checkout run the previous release \(checkout-\S+ \(0\.1\.0\), checkout-\S+ \(0\.1\.0\)\)/);
+    expect(condition(alice, 'SidecarsCurrent')!.message).toMatch(new RegExp(`2 of 2 sidecars of Deployment/checkout run the previous release \\(checkout-\\S+ \\(${PREVIOUS_RE}\\), checkout-\\S+ \\(${PREVIOUS_RE}\\)\\)`));
     // A new intercept after the upgrade: the new operator pushes its route to the old sidecars.
     traffic!.phase = 'after-upgrade';
     await intercept('bob');
     await connect('bob');
     await expectRouted('bob');
     await expectRouted('alice');
-    for (const pod of await livePods(2)) expect(sidecarOf(pod)!.image).toBe(`${REPOSITORY}:0.1.0`);
+    for (const pod of await livePods(2)) expect(sidecarOf(pod)!.image).toBe(`${REPOSITORY}:${PREVIOUS}`);
     const version = await runCli(['version', '-n', ns], { KUBECONFIG });
     expect(version.code).toBe(0);
+    process.stderr.write(`[upgrade] detour version -n ${ns} after the upgrade:\n${version.output}`);
     expect(version.output).toContain(`CLI:       ${DETOUR_VERSION}`);
     expect(version.output).toContain(`Operator:  ${DETOUR_VERSION} (status of Intercept `);
-    expect(version.output).toMatch(/Sidecars: {2}Deployment\/checkout \(Intercepts alice-checkout, bob-checkout\):\n {2}0\.1\.0 \(previous release: supported\): checkout-\S+, checkout-\S+/);
+    expect(version.output).toMatch(new RegExp(`Sidecars: {2}Deployment/checkout \\(Intercepts alice-checkout, bob-checkout\\):\\n {2}${PREVIOUS_RE} \\(previous release: supported\\): checkout-\\S+, checkout-\\S+`));
     expect(traffic!.failures()).toEqual([]);
     expect(traffic!.counts.get('upgrade')!.plain).toBeGreaterThan(0);
   }, 420_000);
@@ -243,12 +249,14 @@ describe(`upgrading from the previous release to ${DETOUR_VERSION} with intercep
     await waitForIntercept(client, ns, 'alice-checkout', 'both sidecars ready again', (i) => i.status?.sidecars?.ready === 2 && condition(i, 'SidecarsCurrent')?.message.includes('1 of 2 sidecars') === true);
     await expectRouted('alice');
     await expectRouted('bob');
+    const status = await runCli(['status', 'alice-checkout', '-n', ns], { KUBECONFIG });
+    expect(status.output).toMatch(new RegExp(`Versions: {2}operator ${CURRENT_RE}; 1 of 2 sidecars of Deployment/checkout run the previous release \\(checkout-\\S+ \\(${PREVIOUS_RE}\\)\\)`));
   }, 300_000);
 
   it('helm rollback: no request fails, the old operator serves the new sidecar (protocol 1) and the old ones', async () => {
     traffic!.phase = 'rollback';
     await detour!.rollback(1, installValues);
-    expect(await operatorImages()).toEqual([`${REPOSITORY}:0.1.0`]);
+    expect(await operatorImages()).toEqual([`${REPOSITORY}:${PREVIOUS}`]);
     traffic!.phase = 'after-rollback';
     await intercept('carol');
     await connect('carol');
@@ -257,7 +265,7 @@ describe(`upgrading from the previous release to ${DETOUR_VERSION} with intercep
     await expectRouted('bob');
     traffic!.phase = 'restart-back';
     const fresh = await restartOnePod();
-    expect(sidecarOf(fresh)!.image).toBe(`${REPOSITORY}:0.1.0`);
+    expect(sidecarOf(fresh)!.image).toBe(`${REPOSITORY}:${PREVIOUS}`);
     traffic!.phase = 'end';
     await expectRouted('alice');
     await traffic!.stop();
