@@ -68,7 +68,8 @@ export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: st
 export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
 export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadName; container?: string; format: 'dotenv' | 'json' | 'shell' }
 export interface HelpCommand { kind: 'help'; topic?: CommandName }
-export interface VersionCommand { kind: 'version' }
+/** `detour version`: the CLI's version; with a cluster (unless --client) the operator's and the sidecars'. */
+export interface VersionCommand { kind: 'version'; cluster: ClusterFlags; client: boolean }
 
 export type Command = InterceptCommand | RunCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | HelpCommand | VersionCommand;
 
@@ -100,6 +101,7 @@ const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
   status: {},
   leave: {},
   env: { container: { type: 'string', short: 'c' }, format: { type: 'string' } },
+  version: { client: { type: 'boolean' } },
 };
 
 const DEFAULT_TIMEOUT_MS = 180_000;
@@ -111,7 +113,7 @@ export function parseCommandLine(argv: readonly string[]): ParseResult {
     if (topic !== undefined && !isCommand(topic)) return { ok: false, error: `unknown command "${topic}"` };
     return { ok: true, command: topic ? { kind: 'help', topic } : { kind: 'help' } };
   }
-  if (first === '--version' || first === 'version') return { ok: true, command: { kind: 'version' } };
+  if (first === '--version') return { ok: true, command: { kind: 'version', cluster: {}, client: true } };
   if (!isCommand(first)) return { ok: false, error: `unknown command "${first}" (commands: ${COMMANDS.join(', ')})` };
 
   // Everything after the first `--` is the local command (`detour run W -- redis-cli ping`).
@@ -256,6 +258,9 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       return { kind: 'status', cluster, name: one('NAME') };
     case 'leave':
       return { kind: 'leave', cluster, name: one('NAME') };
+    case 'version':
+      none();
+      return { kind: 'version', cluster, client: v.client === true };
     case 'env': {
       const format = str('format') ?? 'dotenv';
       if (format !== 'dotenv' && format !== 'json' && format !== 'shell') throw new UsageError(`--format ${format}: use dotenv, json or shell`);

@@ -82,6 +82,13 @@ describe('formatStatus', () => {
     expect(formatStatus(icpt('alice-checkout'), [], now)).toMatch(/Expires: +never/);
   });
 
+  it('has a Versions line: the operator, and the pods whose sidecar only a restart replaces (issue 19.4)', () => {
+    const message = '1 pod of Deployment/checkout run a sidecar older than this operator (Detour 0.2.0) serves — it serves 0.2.x and the release before it: checkout-a (0.0.9). Only a restart replaces a sidecar: kubectl rollout restart deployment/checkout -n shop';
+    const i = icpt('alice-checkout', { status: { phase: 'Active', operatorVersion: '0.2.0', conditions: [{ type: 'SidecarsCurrent', status: 'False', reason: 'SidecarTooOld', message, lastTransitionTime: 't' }] } });
+    expect(formatStatus(i, [], now).split('\n')).toContain(`  Versions:  operator 0.2.0; SidecarTooOld: ${message}`);
+    expect(formatStatus(icpt('a-b'), [], now)).not.toMatch(/Versions:/);
+  });
+
   it('says when the operator has not written status', () => {
     expect(formatStatus(icpt('a-b', { status: undefined }), [], now)).toMatch(/none yet: is the Detour operator running/);
   });

@@ -101,6 +101,9 @@ export function formatStatus(i: Intercept, events: readonly EventJson[], now: Da
   lines.push(`  Phase:     ${i.metadata.deletionTimestamp ? 'Terminating' : s.phase ?? '<none yet>'}`);
   lines.push(`  Sidecars:  ${s.sidecars ? `${s.sidecars.ready}/${s.sidecars.desired} ready` : '-'}`);
   lines.push(`  Clients:   ${s.clients ?? 0}`);
+  // The operator's version and its SidecarsCurrent verdict (issue 19.4): a sidecar only a restart replaces.
+  const current = s.conditions?.find((c) => c.type === 'SidecarsCurrent');
+  if (s.operatorVersion || current) lines.push(`  Versions:  ${[s.operatorVersion ? `operator ${s.operatorVersion}` : '', current ? `${current.status === 'False' ? `${current.reason}: ` : ''}${current.message}` : ''].filter(Boolean).join('; ')}`);
   if (s.expiresAt) lines.push(`  Expires:   ${s.expiresAt}${new Date(s.expiresAt) > now ? ` (in ${formatAge(now.toISOString(), new Date(s.expiresAt))})` : ' (expired)'}`);
   else lines.push(`  Expires:   ${formatExpiry(i, now)}`);
   lines.push(`  Age:       ${formatAge(i.metadata.creationTimestamp, now)}`);

@@ -1,6 +1,6 @@
 // Help texts, one per command, each with examples. Pure data.
 
-export const COMMANDS = ['intercept', 'run', 'connect', 'list', 'status', 'leave', 'env'] as const;
+export const COMMANDS = ['intercept', 'run', 'connect', 'list', 'status', 'leave', 'env', 'version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const GLOBAL = `Cluster options (like kubectl):
@@ -22,6 +22,7 @@ Commands:
   leave NAME          delete an Intercept (its requests go back to the cluster at once)
   env WORKLOAD        print a workload's environment, to run the same service locally
   run WORKLOAD -- CMD run CMD with the workload's environment, files and cluster network
+  version             the CLI's version, the operator's and the sidecars' (skew policy)
 
 Examples:
   detour intercept checkout --header x-detour-user=alice --to localhost:3000
@@ -206,6 +207,26 @@ Options:
 Examples:
   detour env checkout -n shop > .env
   eval "$(detour env checkout -n shop --format shell)" && npm start
+
+${GLOBAL}`,
+  version: `detour version — the CLI's version, and the operator's and the sidecars' in the cluster
+
+Usage:
+  detour version [--client] [-n NS]
+
+Prints the CLI's version. With a reachable cluster (unless --client) also the operator's version
+(from the status it writes on the Intercepts of the namespace) and, per workload an Intercept of
+the namespace targets, the version of each pod's sidecar (from the pod's injection record), with
+what to upgrade when a pair is outside the skew policy: the operator and the CLI of release N
+work with sidecars of N and N−1 (docs/install.md "Upgrading"). "detour --version" prints the
+CLI's version only.
+
+Options:
+      --client              do not contact the cluster
+
+Examples:
+  detour version -n shop
+  detour version --client
 
 ${GLOBAL}`,
 };

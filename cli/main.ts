@@ -9,8 +9,8 @@ import { CliError } from './errors.js';
 import { HELP, MAIN_HELP } from './help.js';
 import { buildKube, loadKubeConfig } from './kube.js';
 import { runRun } from './run-command.js';
-
-const VERSION = '0.1.0';
+import { buildVersionReport, fetchClusterVersions } from './version.js';
+import { DETOUR_VERSION } from '../core/version/version.js';
 
 function localUser(): string {
   try { return userInfo().username; } catch { return process.env.USER ?? 'developer'; }
@@ -21,9 +21,16 @@ async function run(command: Command, io: Io): Promise<number> {
     case 'help':
       io.print(command.topic ? HELP[command.topic] : MAIN_HELP);
       return 0;
-    case 'version':
-      io.print(`detour ${VERSION}`);
+    case 'version': {
+      if (command.client) { io.print(buildVersionReport({ cli: DETOUR_VERSION })); return 0; }
+      try {
+        const kube = buildKube(loadKubeConfig({ flags: command.cluster, kubeconfigEnv: process.env.KUBECONFIG, homeDir: homedir() }), command.cluster.namespace);
+        io.print(buildVersionReport({ cli: DETOUR_VERSION, cluster: await fetchClusterVersions(kube) }));
+      } catch (err) {
+        io.print(buildVersionReport({ cli: DETOUR_VERSION, clusterError: (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300) }));
+      }
       return 0;
+    }
     default: {
       const kc = loadKubeConfig({ flags: command.cluster, kubeconfigEnv: process.env.KUBECONFIG, homeDir: homedir() });
       const kube = buildKube(kc, command.cluster.namespace);

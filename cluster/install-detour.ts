@@ -44,6 +44,8 @@ export interface InstallDetourOptions {
    */
   injectionProbeNamespace?: string | false;
   timeoutMs?: number;
+  /** The chart to install (default: the working tree's charts/detour); upgrade() always goes to the working tree's. */
+  chart?: string;
 }
 
 export interface InstalledDetour {
@@ -57,6 +59,8 @@ export interface InstalledDetour {
   helm(args: string[]): Promise<string>;
   /** `helm upgrade` with `values` merged over the current ones, then waits as install does. */
   upgrade(values: Values): Promise<void>;
+  /** `helm rollback` to a revision (values as they were then), then waits as install does. */
+  rollback(revision: number, values: Values): Promise<void>;
   /** The operator pods, the Ready one (the leader) first. */
   operatorPods(): Promise<V1Pod[]>;
   /** `helm uninstall --wait`, then deletes the namespace if installDetour created it. */
@@ -174,7 +178,7 @@ export async function installDetour(kc: KubeConfig, options: InstallDetourOption
 
   const apply = async (verb: 'install' | 'upgrade') => {
     writeFileSync(valuesFile, JSON.stringify(values));
-    await helm([verb, releaseName, CHART_DIR, '--namespace', namespace, '--values', valuesFile, '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
+    await helm([verb, releaseName, verb === 'install' ? options.chart ?? CHART_DIR : CHART_DIR, '--namespace', namespace, '--values', valuesFile, '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
     await waitUntilServing();
   };
 
@@ -199,6 +203,11 @@ export async function installDetour(kc: KubeConfig, options: InstallDetourOption
     async upgrade(over: Values) {
       values = mergeValues(values, over);
       await apply('upgrade');
+    },
+    async rollback(revision: number, at: Values) {
+      values = at;
+      await helm(['rollback', releaseName, String(revision), '--namespace', namespace, '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
+      await waitUntilServing();
     },
     async uninstall(o = {}) {
       if (uninstalled) return;

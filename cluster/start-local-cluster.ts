@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'nod
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './controlplane/start-control-plane.js';
 import { defaultImageMap, type ImageMap } from './node/images.js';
+import { findRelease, releasesDir } from './node/releases.js';
 import { createNodeNetwork, deleteNodeNetwork, planNodeNetwork, type NodeNetwork } from './node/network.js';
 import { startTestNode, type TestNode } from './node/start-test-node.js';
 
@@ -88,8 +89,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         kubeconfigPath: plane.kubeconfigPath,
         kubeProxyBinary: plane.binaries['kube-proxy'],
         net,
-        imageMap: options.imageMap ?? defaultImageMap(options.repoRoot),
+        imageMap: options.imageMap ?? defaultImageMap(options.repoRoot, process.execPath, (version) => findRelease(releasesDir(), version)),
         appRoot: options.repoRoot,
+        extraAppRoots: [releasesDir()],
         dir: join(plane.dir, 'node'),
         log,
       });

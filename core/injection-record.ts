@@ -5,6 +5,7 @@
 // other fields are for people reading the pod (`kubectl get pod -o yaml`).
 
 import type { TakenOverPort } from './sidecar-config.js';
+import { imageVersion } from './version/release.js';
 
 /** Pod annotation: extra container port names to take over, comma separated (`http,grpc`). */
 export const PORTS_ANNOTATION = 'detour.dev/ports';
@@ -37,6 +38,17 @@ export interface InjectionRecord {
   adminPort: number;
   tunnelPort: number;
   image: string;
+  /**
+   * Detour version of the injected sidecar (since 0.2.0): the image tag when it is a release
+   * version, else the webhook's own version. Records of 0.1.x lack it; see `sidecarVersionOf`.
+   */
+  sidecarVersion?: string;
+}
+
+/** The sidecar's Detour version: recorded (0.2.0 on), else the image tag (`…/detour:0.1.0`); undefined when neither says. */
+export function sidecarVersionOf(record: InjectionRecord): string | undefined {
+  if (typeof record.sidecarVersion === 'string' && record.sidecarVersion !== '') return record.sidecarVersion;
+  return typeof record.image === 'string' ? imageVersion(record.image) : undefined;
 }
 
 /** Parses the annotation; undefined when absent or not a record this version understands. */

@@ -3,10 +3,15 @@
 // connect — the kubelet rotates it). Tables are handed to `onTable`, which swaps them atomically
 // and returns what is now served; that is acknowledged. While the operator is away the sidecar
 // keeps serving its last table and reconnects with exponential backoff and full jitter.
+// The protocol version is negotiated (core/control/negotiation.ts): the sidecar offers the
+// protocols it speaks; an operator of 0.1.x answers with none, and the sidecar then reconnects at
+// once offering none (protocol 1), so a rollback of the operator keeps newer sidecars served.
 
 import WebSocket from 'ws';
 import { backoffDelay } from '../core/backoff.js';
-import type { AckMessage, OperatorToSidecar, ReportMessage, TableMessage } from '../core/control/protocol.js';
+import { parseHello, type AckMessage, type HelloMessage, type OperatorToSidecar, type ReportMessage, type TableMessage } from '../core/control/protocol.js';
+import { buildOfferedSubprotocols, parseControlSubprotocol, SUPPORTED_CONTROL_PROTOCOLS, type ProtocolRange } from '../core/control/negotiation.js';
+import { DETOUR_VERSION } from '../core/version/version.js';
 import type { Logger } from '../core/logging.js';
 import type { Route, RoutingTable } from '../core/routing/table.js';
 import { startHeartbeat } from '../core/tunnel/websocket-duplex.js';
@@ -28,6 +33,10 @@ export interface ControlClientDeps {
   pingIntervalMs?: number;
   random?: () => number;
   webSocketOptions?: WebSocket.ClientOptions;
+  /** The control protocols offered (default: this build's). */
+  protocols?: ProtocolRange;
+  /** Sent in the hello (default DETOUR_VERSION). */
+  version?: string;
 }
 
 export interface ControlClient {
@@ -43,6 +52,7 @@ export function parseOperatorMessage(text: string): OperatorToSidecar | { error:
   let msg: unknown;
   try { msg = JSON.parse(text); } catch { return { error: 'not JSON' }; }
   if (typeof msg !== 'object' || msg === null) return { error: 'not an object' };
+  if ((msg as { type?: unknown }).type === 'hello') return parseHello(msg as Record<string, unknown>);
   const m = msg as Partial<TableMessage>;
   if (m.type !== 'table') return { error: `unknown message type ${JSON.stringify(m.type)}` };
   const t = m.table as Partial<RoutingTable> | undefined;
@@ -75,6 +85,9 @@ export function buildControlClient(deps: ControlClientDeps): ControlClient {
   let retryTimer: NodeJS.Timeout | undefined;
   let reportTimer: NodeJS.Timeout | undefined;
   let soonTimer: NodeJS.Timeout | undefined;
+  /** The last operator answered without a subprotocol (0.1.x): the next connect offers none. */
+  let legacy = false;
+  const offered = buildOfferedSubprotocols(deps.protocols ?? SUPPORTED_CONTROL_PROTOCOLS);
 
   const setConnected = (v: boolean): void => {
     if (connected === v) return;
@@ -82,14 +95,14 @@ export function buildControlClient(deps: ControlClientDeps): ControlClient {
     deps.onConnectedChange?.(v);
   };
 
-  const send = (msg: AckMessage | ReportMessage): void => {
+  const send = (msg: AckMessage | ReportMessage | HelloMessage): void => {
     if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
   };
   const sendReport = (): void => send(deps.report());
 
-  const scheduleRetry = (): void => {
+  const scheduleRetry = (now = false): void => {
     if (stopped) return;
-    const delay = backoffDelay(attempt++, { initialMs: initial, maxMs: max, random });
+    const delay = now ? 0 : backoffDelay(attempt++, { initialMs: initial, maxMs: max, random });
     logger.debug({ delayMs: delay, attempt }, 'Scheduled control channel reconnect');
     retryTimer = setTimeout(() => { void connect(); }, delay);
   };
@@ -105,7 +118,10 @@ export function buildControlClient(deps: ControlClientDeps): ControlClient {
       return;
     }
     if (stopped) return;
-    const socket = new WebSocket(deps.url, {
+    const offer = legacy ? [] : offered;
+    legacy = false;
+    let retryNow = false;
+    const socket = new WebSocket(deps.url, offer, {
       handshakeTimeout: 10_000,
       perMessageDeflate: false,
       maxPayload: 16 << 20,
@@ -114,10 +130,24 @@ export function buildControlClient(deps: ControlClientDeps): ControlClient {
     });
     ws = socket;
     let stopHeartbeat: (() => void) | undefined;
+    socket.on('unexpected-response', (req, res) => {
+      // The operator's refusal says what to upgrade or restart (426: the control protocol): log it, back off.
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { if (body.length < 1024) body += chunk; });
+      res.on('end', () => {
+        logger.warn({ url: deps.url, status: res.statusCode, reason: body.trim().slice(0, 1024) }, 'The operator refused the control channel');
+        socket.terminate();
+      });
+      res.on('error', () => socket.terminate());
+      req.on('error', () => undefined);
+    });
     socket.on('open', () => {
       attempt = 0;
       setConnected(true);
-      logger.info({ url: deps.url }, 'Connected to the operator control channel');
+      // Protocol 1 until the operator's hello confirms another: a 0.1.x operator's ws server echoes
+      // the first subprotocol offered without knowing it, so the handshake answer alone is no proof.
+      logger.info({ url: deps.url, subprotocol: socket.protocol || undefined }, 'Connected to the operator control channel');
       stopHeartbeat = startHeartbeat(socket, deps.pingIntervalMs ?? 20_000);
       sendReport();
       reportTimer = setInterval(sendReport, deps.reportIntervalMs ?? 30_000);
@@ -127,10 +157,24 @@ export function buildControlClient(deps: ControlClientDeps): ControlClient {
       if (isBinary) { logger.warn('Ignored a binary control message'); return; }
       const parsed = parseOperatorMessage(data.toString());
       if ('error' in parsed) { logger.warn({ reason: parsed.error }, 'Ignored a malformed control message'); return; }
+      if (parsed.type === 'hello') {
+        const answered = parseControlSubprotocol(socket.protocol);
+        if (answered === undefined || parsed.protocol !== answered) { logger.warn({ operator: parsed.version, protocol: parsed.protocol, subprotocol: socket.protocol }, 'Ignored a hello for another protocol than the handshake chose'); return; }
+        logger.info({ operator: parsed.version, protocol: parsed.protocol }, 'The operator said hello');
+        send({ type: 'hello', version: deps.version ?? DETOUR_VERSION, protocol: parsed.protocol });
+        return;
+      }
       const served = deps.onTable(parsed.table);
       send({ type: 'ack', epoch: served.epoch, version: served.version });
     });
     socket.on('error', (err) => {
+      if (offer.length > 0 && err.message === 'Server sent no subprotocol') {
+        // An operator of 0.1.x: it ignores the offer. Speak protocol 1 to it, at once.
+        logger.info({ url: deps.url }, 'The operator speaks control protocol 1 (Detour 0.1.x); reconnecting with it');
+        legacy = true;
+        retryNow = true;
+        return;
+      }
       logger.warn({ url: deps.url, reason: err.message.split('\n')[0]!.slice(0, 200) }, 'Control channel failed');
     });
     socket.on('close', (code: number) => {
@@ -140,7 +184,7 @@ export function buildControlClient(deps: ControlClientDeps): ControlClient {
       if (ws === socket) ws = undefined;
       if (connected) logger.warn({ code }, 'Lost the operator control channel; keeping the last routing table');
       setConnected(false);
-      scheduleRetry();
+      scheduleRetry(retryNow);
     });
   };
 

@@ -4,6 +4,7 @@ import {
   SIDECAR_PROXY_PORT_FIRST, SIDECAR_TUNNEL_PORT, TOKEN_AUDIENCE, TOKEN_MOUNT_PATH, TOKEN_VOLUME,
 } from '../core/constants.js';
 import { parseInjectionRecord, PORTS_ANNOTATION } from '../core/injection-record.js';
+import { DETOUR_VERSION } from '../core/version/version.js';
 import { applyJsonPatch } from '../core/json-patch.js';
 import type { TakenOverPort } from '../core/sidecar-config.js';
 import { buildInjectionConfig, type InjectionConfig } from './config.js';
@@ -82,8 +83,19 @@ describe('planInjection: what the patched pod looks like', () => {
     expect(result.spec.volumes).toEqual([{ name: TOKEN_VOLUME, projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] } }]);
     const record = parseInjectionRecord(result.metadata.annotations?.[INJECTED_ANNOTATION]);
     expect(record).toMatchObject({ sidecar: SIDECAR_CONTAINER, native: true, workload: 'Deployment/checkout', renamed: [{ container: 'app', from: 'http', to: 'dt-http', containerPort: 8080 }] });
+    // The sidecar's version: the image tag `test` is no release, so the webhook's own version.
+    expect(record?.sidecarVersion).toBe(DETOUR_VERSION);
     // The rest of the pod is untouched.
     expect(result.metadata.labels).toEqual(pod({ containers: [] }).metadata.labels);
+  });
+
+  it.each<[string, string]>([
+    ['ghcr.io/detour-dev/detour:0.1.3', '0.1.3'],
+    ['ghcr.io/detour-dev/detour:v0.3.0@sha256:0123', '0.3.0'],
+    ['ghcr.io/detour-dev/detour@sha256:0123', DETOUR_VERSION],
+  ])('records the sidecar version of image %s as %s', (sidecarImage, want) => {
+    const { result } = inject(pod({ containers: [app()] }), { ...config, sidecarImage });
+    expect(parseInjectionRecord(result.metadata.annotations?.[INJECTED_ANNOTATION])?.sidecarVersion).toBe(want);
   });
 
   it('adds a regular container when native sidecars are switched off', () => {

@@ -6,6 +6,8 @@ import {
 } from '../core/constants.js';
 import { parseIptablesAnnotation } from '../core/iptables-annotation.js';
 import { INJECTION_RECORD_VERSION, PORTS_ANNOTATION, type InjectionRecord } from '../core/injection-record.js';
+import { imageVersion } from '../core/version/release.js';
+import { DETOUR_VERSION } from '../core/version/version.js';
 import { buildPointer, type JsonPatchOperation } from '../core/json-patch.js';
 import { SIDECAR_ENV, SIDECAR_LIMIT_ENV, type SidecarLimits } from '../core/sidecar-config.js';
 import type { InjectionConfig } from './config.js';
@@ -213,6 +215,7 @@ export function planInjection({ pod, namespace, config }: PlanInput): InjectionP
     adminPort: ports.adminPort,
     tunnelPort: ports.tunnelPort,
     image: config.sidecarImage,
+    sidecarVersion: imageVersion(config.sidecarImage) ?? DETOUR_VERSION,
   };
   if (pod.metadata.annotations && typeof pod.metadata.annotations === 'object') {
     ops.push({ op: 'add', path: buildPointer('metadata', 'annotations', INJECTED_ANNOTATION), value: JSON.stringify(record) });

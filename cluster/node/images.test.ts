@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { defaultImageMap, imageRepository, resolveImage } from './images.js';
+import { defaultImageMap, imageRepository, imageTag, resolveImage } from './images.js';
 
 describe('imageRepository', () => {
   it.each([
@@ -30,5 +30,17 @@ describe('resolveImage with the default map', () => {
   it('says why it cannot run an unknown image or component', () => {
     expect(resolveImage(map, { name: 'n', image: 'nginx:1.27' })).toMatch(/image nginx:1.27 is not in the test node's image map/);
     expect(resolveImage(map, { name: 'd', image: 'detour', args: ['bogus'] })).toMatch(/runs one of operator, webhook, sidecar/);
+  });
+});
+
+describe('a previous release in the image map (the upgrade test)', () => {
+  const map = defaultImageMap('/repo', '/usr/bin/node', (tag) => (tag === '0.1.0' ? '/cache/releases/c6bc' : undefined));
+  it('runs …/detour:0.1.0 from that release, any other tag from the working tree', () => {
+    expect(resolveImage(map, { name: 's', image: 'ghcr.io/detour-dev/detour:0.1.0', args: ['sidecar'] })).toEqual({ command: '/usr/bin/node', args: ['/cache/releases/c6bc/dist/sidecar/main.js'] });
+    expect(resolveImage(map, { name: 's', image: 'ghcr.io/detour-dev/detour:0.2.0', args: ['operator'] })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/operator/main.js'] });
+    expect(resolveImage(map, { name: 's', image: 'ghcr.io/detour-dev/detour', args: ['webhook'] })).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/webhook/main.js'] });
+  });
+  it('reads the tag', () => {
+    expect(['a/detour:0.1.0', 'localhost:5000/detour', 'x/detour:1@sha256:ab'].map(imageTag)).toEqual(['0.1.0', undefined, '1']);
   });
 });

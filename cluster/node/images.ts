@@ -22,6 +22,13 @@ export function imageRepository(image: string): string {
   return parts.join('/');
 }
 
+/** `…/detour:0.1.0@sha256:…` → `0.1.0`; undefined without a tag. */
+export function imageTag(image: string): string | undefined {
+  const ref = image.split('@')[0]!;
+  const colon = ref.lastIndexOf(':');
+  return colon > ref.lastIndexOf('/') ? ref.slice(colon + 1) : undefined;
+}
+
 /** Programs the Detour image ships besides node (the iptables init container runs `/bin/sh -c …`). */
 const IMAGE_TOOLS = new Set(['/bin/sh', 'sh', 'iptables', '/sbin/iptables', '/usr/sbin/iptables', 'ip']);
 export const DETOUR_COMPONENTS = ['operator', 'webhook', 'sidecar'] as const;
@@ -29,9 +36,10 @@ export const DETOUR_COMPONENTS = ['operator', 'webhook', 'sidecar'] as const;
 /**
  * The default map: `detour/echo` runs the echo fixture, `detour/grpc-echo` the grpc-js Echo server, `detour/test-webhook` a TLS admission
  * responder, `detour/shell` the container's command; any image whose repository ends in `detour`
- * runs the component its first argument names from the built `dist/` folder.
+ * runs the component its first argument names from the built `dist/` folder — of the previous
+ * release `release(tag)` names for the image's tag, if it names one (cluster/node/releases.ts).
  */
-export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath): ImageMap {
+export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath, release: (version: string) => string | undefined = () => undefined): ImageMap {
   const dist = (...p: string[]) => join(repoRoot, 'dist', ...p);
   const detour: ImageResolver = (c) => {
     if (c.command && c.command.length > 0) {
@@ -43,7 +51,9 @@ export function defaultImageMap(repoRoot: string, nodeBinary = process.execPath)
     if (!DETOUR_COMPONENTS.includes(component as (typeof DETOUR_COMPONENTS)[number])) {
       return `the detour image runs one of ${DETOUR_COMPONENTS.join(', ')} (its first argument), not ${component ?? 'nothing'}`;
     }
-    return { command: nodeBinary, args: [dist(component!, 'main.js'), ...rest] };
+    // `…/detour:0.1.0` runs that release's build when one was built (the upgrade test), else the working tree.
+    const root = release(imageTag(c.image ?? '') ?? '');
+    return { command: nodeBinary, args: [root ? join(root, 'dist', component!, 'main.js') : dist(component!, 'main.js'), ...rest] };
   };
   // Debian's redis-server, as the official image runs it (no persistence: the test node has no image layers to keep it in).
   const redis: ImageResolver = (c) => ({

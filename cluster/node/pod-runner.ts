@@ -29,6 +29,8 @@ export interface PodRunnerDeps {
    * visible whatever the pod mounts: an emptyDir at /tmp must not hide a checkout under /tmp.
    */
   appRoot?: string;
+  /** More such folders: previous releases built for the upgrade test (cluster/node/releases.ts). */
+  extraAppRoots?: string[];
 }
 
 interface RunningContainer {
@@ -299,14 +301,16 @@ export class PodRunner {
     const mounts = [...all.filter((m) => !hides(m.target)), ...all.filter((m) => hides(m.target))];
     const prelude = mounts.map((m) => `mkdir -p ${quote(m.target)} && mount --bind ${quote(m.source)} ${quote(m.target)}`);
     // The programs' folder is bound to a path of the pod's own before any volume can hide it.
-    const appRoot = this.deps.appRoot?.replace(/\/+$/, '');
-    if (appRoot && [cmd.command, ...cmd.args].some((a) => a.startsWith(`${appRoot}/`))) {
-      const stage = join(this.deps.dir, 'app');
+    // (A root-only folder such as ~/.cache stays readable to a container of another uid too: root binds it.)
+    [this.deps.appRoot, ...(this.deps.extraAppRoots ?? [])].forEach((root, n) => {
+      const appRoot = root?.replace(/\/+$/, '');
+      if (!appRoot || ![cmd.command, ...cmd.args].some((a) => a.startsWith(`${appRoot}/`))) return;
+      const stage = join(this.deps.dir, n === 0 ? 'app' : `app-${n}`);
       mkdirSync(stage, { recursive: true, mode: 0o755 });
       prelude.unshift(`mount --bind ${quote(appRoot)} ${quote(stage)}`);
       const rebase = (a: string) => (a.startsWith(`${appRoot}/`) ? stage + a.slice(appRoot.length) : a);
       cmd = { command: rebase(cmd.command), args: cmd.args.map(rebase) };
-    }
+    });
     const { uid, gid } = this.runAsUser(c.spec);
     const drop = uid !== undefined && uid !== 0 ? ['setpriv', `--reuid=${uid}`, `--regid=${gid ?? uid}`, '--clear-groups', '--'] : [];
     const inner = ['sh', '-c', [...prelude, 'exec "$@"'].join(' && '), 'sh', ...drop, cmd.command, ...cmd.args];

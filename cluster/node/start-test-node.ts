@@ -27,6 +27,8 @@ export interface TestNodeOptions {
   podsDir?: string;
   /** The folder the image map's programs live in (kept visible inside containers). */
   appRoot?: string;
+  /** More folders the image map's programs live in (previous releases, cluster/node/releases.ts). */
+  extraAppRoots?: string[];
   name?: string;
   log?: (line: string) => void;
 }
@@ -209,6 +211,7 @@ export async function startTestNode(options: TestNodeOptions): Promise<TestNode>
           imageMap: options.imageMap,
           dir: join(podsDir, uid),
           appRoot: options.appRoot,
+          ...(options.extraAppRoots ? { extraAppRoots: options.extraAppRoots } : {}),
           serviceEnv,
           dnsServer: net.hostAddress,
           log,

@@ -40,6 +40,8 @@ export interface InterceptStatus {
   clients?: number;
   tokenSecretName?: string;
   expiresAt?: string;
+  /** The Detour version of the operator that wrote this status (0.2.0 on). */
+  operatorVersion?: string;
 }
 
 export interface ObjectMeta {

@@ -8,7 +8,10 @@ describe('parseSidecarMessage', () => {
   it.each<[string, string]>([
     ['not json', 'not JSON'],
     ['[]', 'not an object'],
-    ['{"type":"hello"}', 'unknown message type'],
+    ['{"type":"goodbye"}', 'unknown message type'],
+    ['{"type":"hello"}', 'hello.version'],
+    [JSON.stringify({ type: 'hello', version: 'x'.repeat(65), protocol: 2 }), 'hello.version'],
+    ['{"type":"hello","version":"0.2.0","protocol":"2"}', 'hello.protocol'],
     ['{"type":"ack","epoch":5,"version":1}', 'ack.epoch'],
     [JSON.stringify({ type: 'ack', epoch: 'x'.repeat(65), version: 1 }), 'ack.epoch'],
     ['{"type":"ack","epoch":"e","version":-1}', 'ack.version'],
@@ -34,5 +37,6 @@ describe('parseSidecarMessage', () => {
   it('keeps exactly the known fields of a valid report and ack', () => {
     expect(parseSidecarMessage(report({ 'shop/alice-checkout': entry({ extra: 'dropped' }) }))).toEqual({ type: 'report', pod: 'checkout-1', intercepts: { 'shop/alice-checkout': { clients: 1, routed: 2, fallback: 0 } } });
     expect(parseSidecarMessage('{"type":"ack","epoch":"0000000003-ab12","version":7}')).toEqual({ type: 'ack', epoch: '0000000003-ab12', version: 7 });
+    expect(parseSidecarMessage('{"type":"hello","version":"0.2.0","protocol":2,"x":1}')).toEqual({ type: 'hello', version: '0.2.0', protocol: 2 });
   });
 });

@@ -1,7 +1,9 @@
 // Control channel between the operator (server) and sidecars (clients): JSON text frames over a
 // WebSocket at ws://<operator>:OPERATOR_CONTROL_PORT/control. The sidecar authenticates the upgrade
 // with `Authorization: Bearer <projected service-account token, audience "detour">`; the operator
-// checks it with TokenReview and takes the pod name from the token's bound-pod claim.
+// checks it with TokenReview and takes the pod name from the token's bound-pod claim. The version
+// of the protocol is negotiated with the WebSocket subprotocol list (core/control/negotiation.ts);
+// `hello` exists from protocol 2 on and is never sent on a protocol 1 connection.
 
 import type { RoutingTable } from '../routing/table.js';
 
@@ -36,8 +38,24 @@ export interface ReportMessage {
   intercepts: Record<string, InterceptReport>;
 }
 
-export type OperatorToSidecar = TableMessage;
-export type SidecarToOperator = AckMessage | ReportMessage;
+/** Both directions, protocol ≥ 2, first message: the sender's Detour build version. */
+export interface HelloMessage {
+  type: 'hello';
+  /** DETOUR_VERSION of the sender. */
+  version: string;
+  /** The negotiated protocol, as the sender understood it. */
+  protocol: number;
+}
+
+export type OperatorToSidecar = TableMessage | HelloMessage;
+export type SidecarToOperator = AckMessage | ReportMessage | HelloMessage;
+
+/** Validates a hello (either direction). */
+export function parseHello(m: Record<string, unknown>): HelloMessage | { error: string } {
+  if (typeof m.version !== 'string' || m.version.length === 0 || m.version.length > 64) return { error: 'hello.version must be a string of 1 to 64 characters' };
+  if (!isCount(m.protocol, 9999)) return { error: 'hello.protocol must be an integer in 0..9999' };
+  return { type: 'hello', version: m.version, protocol: m.protocol };
+}
 
 /** Bounds on what a sidecar may report: anything outside is refused, never summed into status. */
 export const REPORT_LIMITS = {
@@ -68,6 +86,7 @@ export function parseSidecarMessage(text: string): SidecarToOperator | { error: 
     if (!isCount(m.version)) return { error: 'ack.version must be a non-negative integer' };
     return { type: 'ack', epoch: m.epoch, version: m.version };
   }
+  if (m.type === 'hello') return parseHello(m);
   if (m.type === 'report') {
     if (typeof m.pod !== 'string' || m.pod.length > REPORT_LIMITS.maxPodNameLength) return { error: 'report.pod must be a string of at most 253 characters' };
     const i = m.intercepts;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { OperatorToSidecar } from '../../core/control/protocol.js';
+import type { TableMessage } from '../../core/control/protocol.js';
 import type { Route, WorkloadRef } from '../../core/routing/table.js';
 import { buildRoutes, ControlHub, type SidecarConnection } from './hub.js';
 
@@ -7,8 +7,8 @@ const checkout: WorkloadRef = { kind: 'Deployment', namespace: 'shop', name: 'ch
 const cart: WorkloadRef = { kind: 'Deployment', namespace: 'shop', name: 'cart' };
 const route = (intercept: string): Route => ({ intercept, port: 'http', mode: 'Steal', fallback: 'App', tokenHash: 'h' });
 
-function conn(workload: WorkloadRef): SidecarConnection & { got: OperatorToSidecar[] } {
-  const got: OperatorToSidecar[] = [];
+function conn(workload: WorkloadRef): SidecarConnection & { got: TableMessage[] } {
+  const got: TableMessage[] = [];
   return { id: 1, pod: 'p', workload, report: {}, got, send: (m) => got.push(m), close: () => undefined };
 }
 

@@ -3,14 +3,18 @@
 // the sidecars acknowledged and reported. Tables are computed from the routes the reconciler sets.
 
 import type { Route, RoutingTable, WorkloadRef } from '../../core/routing/table.js';
-import type { InterceptReport, OperatorToSidecar } from '../../core/control/protocol.js';
+import type { InterceptReport, TableMessage } from '../../core/control/protocol.js';
 import { canonicalJson } from '../canonical-json.js';
 
 export interface SidecarConnection {
   id: number;
   pod: string;
   workload: WorkloadRef;
-  send(msg: OperatorToSidecar): void;
+  /** The negotiated control protocol (core/control/negotiation.ts); 1 for a 0.1.x sidecar. */
+  protocol?: number;
+  /** The sidecar's Detour version, from its hello (protocol ≥ 2). */
+  build?: string;
+  send(msg: TableMessage): void;
   close(code: number, reason: string): void;
   acked?: { epoch: string; version: number };
   report: Record<string, InterceptReport>;
@@ -159,6 +163,11 @@ export class ControlHub {
       clients += c.report[interceptKey]?.clients ?? 0;
     }
     return { ready, clients };
+  }
+
+  /** The connected sidecars of a workload: pod, negotiated protocol and build version (from hello). */
+  sidecars(workload: WorkloadRef): Array<{ pod: string; protocol?: number; build?: string }> {
+    return [...this.conns.get(workloadKey(workload)) ?? []].map((c) => ({ pod: c.pod, ...(c.protocol !== undefined ? { protocol: c.protocol } : {}), ...(c.build !== undefined ? { build: c.build } : {}) }));
   }
 
   count(): number {

@@ -75,3 +75,60 @@ describe('control server', () => {
     expect(hub.count()).toBe(1);
   });
 });
+
+describe('control protocol negotiation (WebSocket subprotocols)', () => {
+  async function startWith(protocols?: { min: number; max: number }): Promise<{ hub: ControlHub; url: string }> {
+    const hub = new ControlHub(() => undefined);
+    hub.reset('e1');
+    hub.startPublishing();
+    const server = buildControlServer({
+      hub, logger: buildLogger({ name: 't', level: 'silent' }), version: '0.2.0',
+      authenticate: async () => ({ namespace: 'shop', pod: 'checkout-1', workload }),
+      accepting: () => true,
+      ...(protocols ? { protocols } : {}),
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
+    return { hub, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/control` };
+  }
+
+  /** Opens with `offer`; resolves with the chosen subprotocol and the first message, or the refusal. */
+  async function open(url: string, offer: string[]): Promise<{ protocol: string; first: Record<string, unknown> } | { status: number; body: string }> {
+    const ws = new WebSocket(url, offer, { headers: { authorization: 'Bearer t' } });
+    cleanups.push(async () => { ws.terminate(); });
+    return new Promise((resolve, reject) => {
+      ws.once('message', (d) => resolve({ protocol: ws.protocol, first: JSON.parse(d.toString()) as Record<string, unknown> }));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      ws.once('error', reject);
+    });
+  }
+
+  it('speaks protocol 2 with a sidecar that offers it, and says hello with its version first', async () => {
+    const { url } = await startWith();
+    expect(await open(url, ['detour-control.v2', 'detour-control.v1'])).toEqual({ protocol: 'detour-control.v2', first: { type: 'hello', version: '0.2.0', protocol: 2 } });
+  });
+
+  it('keeps serving a 0.1.x sidecar (no subprotocol): its first message is the table, never a hello it does not know', async () => {
+    const { hub, url } = await startWith();
+    const r = await open(url, []);
+    expect(r).toMatchObject({ protocol: '', first: { type: 'table', table: { epoch: 'e1', workload } } });
+    expect(hub.count()).toBe(1);
+  });
+
+  it('refuses a sidecar too old for it with 426, naming the pod to restart and how', async () => {
+    const { hub, url } = await startWith({ min: 2, max: 3 });
+    const r = await open(url, []);
+    expect(r).toEqual({ status: 426, body: expect.stringContaining('the sidecar of pod shop/checkout-1 speaks control protocol 1 (Detour 0.1.x)') });
+    expect((r as { body: string }).body).toContain('restart the pod (kubectl rollout restart deployment/checkout -n shop)');
+    expect(hub.count()).toBe(0);
+  });
+
+  it('refuses a sidecar newer than it serves with 426, saying to upgrade the operator', async () => {
+    const { url } = await startWith();
+    expect(await open(url, ['detour-control.v3'])).toEqual({ status: 426, body: expect.stringContaining('upgrade the operator (helm upgrade)') });
+  });
+});

@@ -1,11 +1,15 @@
 // The control channel's WebSocket endpoint. The upgrade is authenticated before the socket is
-// accepted: no valid token → HTTP 401/403 and the socket is closed; not the leader → 503.
+// accepted: no valid token → HTTP 401/403 and the socket is closed; not the leader → 503; a
+// sidecar whose control protocols this operator does not serve → 426 with what to upgrade or
+// restart (core/control/negotiation.ts).
 
 import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CONTROL_PATH, parseSidecarMessage } from '../../core/control/protocol.js';
+import { planControlProtocol, SUPPORTED_CONTROL_PROTOCOLS, type ProtocolRange } from '../../core/control/negotiation.js';
+import { DETOUR_VERSION } from '../../core/version/version.js';
 import type { Logger } from '../../core/logging.js';
 import { describeApiError } from '../../core/errors.js';
 import { AuthError, type SidecarIdentity } from './auth.js';
@@ -23,6 +27,10 @@ export interface ControlServerDeps {
    * until `setControlCertificate` hands one over.
    */
   tls?: boolean;
+  /** The control protocols served (default: this build's, SUPPORTED_CONTROL_PROTOCOLS). */
+  protocols?: ProtocolRange;
+  /** Default DETOUR_VERSION. */
+  version?: string;
 }
 
 export type ControlServer = HttpServer | HttpsServer;
@@ -34,12 +42,22 @@ export function setControlCertificate(server: ControlServer, pair: { certPem: st
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
-  const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
 }
 
+/** What restarts the sidecar's pod, for a refusal. */
+function restartHint(id: SidecarIdentity): string {
+  const kind = id.workload.kind.toLowerCase();
+  return kind === 'replicaset' ? `kubectl delete pod ${id.pod} -n ${id.namespace}` : `kubectl rollout restart ${kind}/${id.workload.name} -n ${id.namespace}`;
+}
+
 export function buildControlServer(deps: ControlServerDeps): ControlServer {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  const protocols = deps.protocols ?? SUPPORTED_CONTROL_PROTOCOLS;
+  const version = deps.version ?? DETOUR_VERSION;
+  /** The subprotocol chosen for a request (decided before handleUpgrade, answered by handleProtocols). */
+  const chosen = new WeakMap<IncomingMessage, string>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20, handleProtocols: (_offered, req) => chosen.get(req) ?? false });
   let nextId = 1;
   const onRequest: RequestListener = (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end(`upgrade to a WebSocket at ${CONTROL_PATH}\n`);
@@ -57,7 +75,14 @@ export function buildControlServer(deps: ControlServerDeps): ControlServer {
     deps.authenticate(m[1]!).then(
       (id) => {
         if (!deps.accepting()) return refuse(socket, 503, 'not the leader\n');
-        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, id));
+        const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+        const plan = planControlProtocol(offered, protocols, { pod: `${id.namespace}/${id.pod}`, restart: restartHint(id), operatorVersion: version });
+        if (!plan.ok) {
+          deps.logger.warn({ pod: `${id.namespace}/${id.pod}`, offered: offered.slice(0, 8).join(', '), upgrade: plan.side, why: plan.reason }, 'Refused a sidecar whose control protocol this operator does not serve');
+          return refuse(socket, 426, `${plan.reason}\n`);
+        }
+        if (plan.subprotocol) chosen.set(req, plan.subprotocol);
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, id, plan.protocol));
       },
       (err: unknown) => {
         if (err instanceof AuthError) {
@@ -70,19 +95,22 @@ export function buildControlServer(deps: ControlServerDeps): ControlServer {
     );
   });
 
-  function accept(ws: WebSocket, id: SidecarIdentity): void {
+  function accept(ws: WebSocket, id: SidecarIdentity, protocol: number): void {
     let alive = true;
     let refused = 0;
     const conn: SidecarConnection = {
       id: nextId++,
       pod: id.pod,
       workload: id.workload,
+      protocol,
       report: {},
       send: (msg) => ws.send(JSON.stringify(msg)),
       close: (code, reason) => ws.close(code, reason),
     };
     const log = deps.logger.child({ pod: `${id.namespace}/${id.pod}`, workload: `${id.workload.kind}/${id.workload.name}` });
-    log.info('Connected sidecar');
+    log.info({ protocol }, 'Connected sidecar');
+    // Protocol 1 (0.1.x sidecars) has no hello: it would be logged there as a malformed message.
+    if (protocol >= 2) ws.send(JSON.stringify({ type: 'hello', version, protocol }));
     ws.on('pong', () => { alive = true; });
     const ping = setInterval(() => {
       if (!alive) return ws.terminate();
@@ -100,6 +128,7 @@ export function buildControlServer(deps: ControlServerDeps): ControlServer {
         return;
       }
       if (msg.type === 'ack') deps.hub.ack(conn, msg.epoch, msg.version);
+      else if (msg.type === 'hello') conn.build = msg.version;
       else deps.hub.report(conn, msg.intercepts);
     });
     ws.on('close', () => {

@@ -10,6 +10,8 @@ import { KEY_RULES_GUARD, type InterceptMode, type Route, type RouteMatch } from
 import { INJECT_LABEL } from '../../core/constants.js';
 import { canonicalJson } from '../canonical-json.js';
 import { broadMirrorProblem } from './broad-mirror.js';
+import { planSidecarVersions, SIDECARS_CURRENT } from './sidecar-versions.js';
+import { DETOUR_VERSION } from '../../core/version/version.js';
 import { describeBypass, planServiceBypass, type Service } from './service-bypass.js';
 import { desiredReplicas, isOptedIn, podsNotTakingOver, podsWithoutSidecar, resolvePort, type Pod, type Workload } from './workload.js';
 
@@ -229,8 +231,15 @@ export function planIntercept(g: Gathered, now: Date): Plan {
     }
   }
 
+  // SidecarsCurrent (issue 19.4): pods whose sidecar this operator cannot serve (operator/reconcile/sidecar-versions.ts).
+  if (g.workload) {
+    const v = planSidecarVersions(g.pods, DETOUR_VERSION, { kind: i.spec.workload.kind, namespace: ns ?? '', name: i.spec.workload.name });
+    cond(SIDECARS_CURRENT, v.status, v.reason, v.message);
+  }
+
   const status: InterceptStatus = {
     phase,
+    operatorVersion: DETOUR_VERSION,
     observedGeneration: gen,
     conditions: mergeConditions(i.status?.conditions, conds, now),
     sidecars: { ready: routed ? g.sidecars.ready : 0, desired },
