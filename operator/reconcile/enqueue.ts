@@ -4,13 +4,16 @@
 // So an event re-queues the Intercept itself, and its siblings on the same workload and port only
 // when the event can change its standing among them (added, deleted, spec, creation or deletion
 // changed, the broad-Mirror opt-in annotation changed, or it expired); a status-only write
-// re-queues nobody else.
+// re-queues nobody else. A pod event re-queues the Intercepts whose workload selects the pod, and
+// only when something their status reads of it changed (podStanding).
 
 import { interceptKey, type Intercept } from '../../core/api/intercept.js';
-import type { WorkloadRef } from '../../core/routing/table.js';
+import type { WorkloadRef } from '../../core/workload-ref.js';
 import { workloadKey } from '../control/hub.js';
 import { ALLOW_BROAD_MIRROR_ANNOTATION } from '../../core/constants.js';
 import { normalisedPort } from './conflicts.js';
+import { podStanding, selects } from './pods.js';
+import type { Pod, Workload } from './workload.js';
 
 /** Name of the Intercept informer's index by workload. */
 export const WORKLOAD_INDEX = 'workload';
@@ -56,4 +59,18 @@ export function planInterceptEnqueue(old: Intercept | undefined, cur: Intercept 
     }
   }
   return [...keys];
+}
+
+/**
+ * Keys to enqueue after an informer event on a pod (`old` undefined for an add, `cur` for a
+ * delete): the Intercepts of its namespace whose workload (`targetOf`, from the cache) selects it.
+ */
+export function planPodEnqueue(old: Pod | undefined, cur: Pod | undefined, interceptsInNamespace: readonly Intercept[], targetOf: (i: Intercept) => Workload | undefined): string[] {
+  if (old && cur && podStanding(old) === podStanding(cur)) return [];
+  const keys: string[] = [];
+  for (const i of interceptsInNamespace) {
+    const w = targetOf(i);
+    if (w && ((old && selects(w, old)) || (cur && selects(w, cur)))) keys.push(interceptKey(i));
+  }
+  return keys;
 }
