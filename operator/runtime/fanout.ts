@@ -15,8 +15,4 @@ export class Fanout<T> {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
   }
-
-  size(): number {
-    return this.listeners.size;
-  }
 }
