@@ -22,6 +22,7 @@ describe('readOperatorSettings', () => {
     ['cert-manager: the operator keeps no certificates', { DETOUR_CERT_MANAGER: 'cert-manager' }, (s) => s.options.webhookCertificates, undefined],
     ['control TLS from the webhook Secret', { DETOUR_CONTROL_TLS: 'true', DETOUR_WEBHOOK_SECRET: 'tls' }, (s) => s.options.controlTls, { namespace: 'detour-system', secretName: 'tls' }],
     ['seconds become milliseconds', { DETOUR_LEASE_DURATION_SECONDS: '30', DETOUR_RENEW_DEADLINE_SECONDS: '20', DETOUR_RETRY_PERIOD_SECONDS: '5', DETOUR_RESYNC_SECONDS: '0' }, (s) => [s.options.leaseDurationMs, s.options.renewDeadlineMs, s.options.retryPeriodMs, s.options.resyncMs], [30_000, 20_000, 5_000, 0]],
+    ['fractions of a second', { DETOUR_LEASE_DURATION_SECONDS: '3', DETOUR_RENEW_DEADLINE_SECONDS: '2', DETOUR_RETRY_PERIOD_SECONDS: '0.3' }, (s) => s.options.retryPeriodMs, 300],
     ['ports, 0 for any', { DETOUR_CONTROL_PORT: '0', DETOUR_HEALTH_PORT: '9000', DETOUR_METRICS_PORT: '9001' }, (s) => [s.options.controlPort, s.options.healthPort, s.options.metricsPort], [0, 9000, 9001]],
     ['the log level', { DETOUR_LOG_LEVEL: 'debug' }, (s) => s.logLevel, 'debug'],
   ])('%s', (_name, env, pick, want) => {
@@ -33,6 +34,8 @@ describe('readOperatorSettings', () => {
     ['an unknown certificate manager', { DETOUR_CERT_MANAGER: 'vault' }, ['DETOUR_CERT_MANAGER must be one of self, cert-manager']],
     ['a control TLS flag that is not a boolean', { DETOUR_CONTROL_TLS: 'yes' }, ['DETOUR_CONTROL_TLS must be true or false']],
     ['the old name of the webhook configuration setting', { DETOUR_WEBHOOK_CONFIG_NAME: 'detour' }, ['DETOUR_WEBHOOK_CONFIG_NAME was renamed DETOUR_WEBHOOK_CONFIGURATION']],
+    ['a duration that is not a number of seconds', { DETOUR_RETRY_PERIOD_SECONDS: '2s' }, ['DETOUR_RETRY_PERIOD_SECONDS must be a number of seconds above 0, got "2s"']],
+    ['a zero lease duration', { DETOUR_LEASE_DURATION_SECONDS: '0' }, ['DETOUR_LEASE_DURATION_SECONDS must be a number of seconds above 0']],
     ['a renew deadline not shorter than the lease', { DETOUR_LEASE_DURATION_SECONDS: '10', DETOUR_RENEW_DEADLINE_SECONDS: '10' }, ['DETOUR_RENEW_DEADLINE_SECONDS must be less than DETOUR_LEASE_DURATION_SECONDS']],
     ['every problem at once', { DETOUR_WORKERS: '0', DETOUR_LOG_LEVEL: 'loud' }, ['DETOUR_WORKERS must be an integer from 1 to 256', 'DETOUR_LOG_LEVEL must be one of']],
   ])('refuses %s, naming the setting', (_name, env, messages) => {

@@ -21,7 +21,17 @@ export interface OperatorSettings {
 export function readOperatorSettings(env: Env): OperatorSettings {
   const r = readEnv(env);
   const namespace = r.string('POD_NAMESPACE', 'detour-system');
-  const seconds = (name: string, fallback: number, min = 1) => r.integer(name, fallback, { min }) * 1000;
+  /** A duration in seconds, fractions allowed (tests run with 0.3 s), as milliseconds. */
+  const seconds = (name: string, fallback: number, { allowZero = false } = {}) => {
+    const v = r.optional(name);
+    if (v === undefined) return fallback * 1000;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) {
+      r.problem(`${name} must be a number of seconds${allowZero ? '' : ' above 0'}, got ${JSON.stringify(v)}`);
+      return fallback * 1000;
+    }
+    return Math.round(n * 1000);
+  };
   const certificateManager = r.oneOf('DETOUR_CERT_MANAGER', ['self', 'cert-manager'] as const, 'self');
   const webhookSecret = r.string('DETOUR_WEBHOOK_SECRET', 'detour-webhook-tls');
   if (r.optional('DETOUR_WEBHOOK_CONFIG_NAME') !== undefined) r.problem('DETOUR_WEBHOOK_CONFIG_NAME was renamed DETOUR_WEBHOOK_CONFIGURATION (the webhook\'s name for it)');
@@ -46,7 +56,7 @@ export function readOperatorSettings(env: Env): OperatorSettings {
       healthPort: r.port('DETOUR_HEALTH_PORT', OPERATOR_HEALTH_PORT),
       metricsPort: r.port('DETOUR_METRICS_PORT', OPERATOR_METRICS_PORT),
       workers: r.integer('DETOUR_WORKERS', 4, { min: 1, max: 256 }),
-      resyncMs: seconds('DETOUR_RESYNC_SECONDS', 600, 0),
+      resyncMs: seconds('DETOUR_RESYNC_SECONDS', 600, { allowZero: true }),
       leaseDurationMs,
       renewDeadlineMs,
       retryPeriodMs,

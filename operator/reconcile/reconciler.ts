@@ -118,7 +118,7 @@ export class InterceptReconciler implements Reconciler {
   async reportTerminal(key: string, error: { code: number | undefined; reason: string }): Promise<void> {
     const i = this.d.intercepts.get(key);
     if (!i) return;
-    await this.d.record(i, { type: 'Warning', reason: 'ReconcileFailed', message: `The API server refused a write for this Intercept (${error.code ?? 'no code'} ${error.reason}); not retried until the Intercept or what it targets changes` });
+    await this.d.record(i, { type: 'Warning', reason: 'ReconcileFailed', message: `The API server refused a request made for this Intercept (${error.code ?? 'no code'} ${error.reason}); not retried until the Intercept or what it reads changes, or the next resync` });
   }
 
   /** Everything the route + status plan reads, except the token (caches only, no I/O). */
