@@ -23,7 +23,15 @@ function setup() {
     onStoppedLeading: () => { events.push(`${identity} stopped`); },
   });
   const lease = () => api.get<{ spec: LeaseSpec }>(LEASES, 'ns', 'lease')?.spec;
-  return { api, timers, events, signals, start, lease };
+  /** `a` leads, then `b` starts as its standby. */
+  const leaderAndStandby = async () => {
+    const a = start('a');
+    await settle();
+    const b = start('b');
+    await settle();
+    return { a, b };
+  };
+  return { api, timers, events, signals, start, lease, leaderAndStandby };
 }
 
 describe('leader election', () => {
@@ -80,9 +88,7 @@ describe('leader election', () => {
 
   it('does not take over while the holder keeps renewing', async () => {
     const s = setup();
-    const a = s.start('a');
-    await settle();
-    const b = s.start('b');
+    const { a, b } = await s.leaderAndStandby();
     await s.timers.advance(60_000);
     expect(a.isLeader()).toBe(true);
     expect(b.isLeader()).toBe(false);
@@ -92,10 +98,7 @@ describe('leader election', () => {
 
   it('releases the lease on stop, so a standby takes over at its next try', async () => {
     const s = setup();
-    const a = s.start('a');
-    await settle();
-    const b = s.start('b');
-    await settle();
+    const { a, b } = await s.leaderAndStandby();
     await a.stop();
     expect(a.isLeader()).toBe(false);
     expect(s.lease()).toMatchObject({ leaseDurationSeconds: 1 });
