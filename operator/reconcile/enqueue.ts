@@ -63,14 +63,16 @@ export function planInterceptEnqueue(old: Intercept | undefined, cur: Intercept 
 
 /**
  * Keys to enqueue after an informer event on a pod (`old` undefined for an add, `cur` for a
- * delete): the Intercepts of its namespace whose workload (`targetOf`, from the cache) selects it.
+ * delete): the Intercepts of every workload whose selector picks the pod (before or after).
+ * `candidates(pod)` lists the cached workloads that may (`selectorIndexValues`), `interceptsOf`
+ * the Intercept keys of a workload. O(the pod's labels + matches), not O(Intercepts).
  */
-export function planPodEnqueue(old: Pod | undefined, cur: Pod | undefined, interceptsInNamespace: readonly Intercept[], targetOf: (i: Intercept) => Workload | undefined): string[] {
+export function planPodEnqueue(old: Pod | undefined, cur: Pod | undefined, candidates: (pod: Pod) => Iterable<[WorkloadRef, Workload]>, interceptsOf: (w: WorkloadRef) => readonly string[]): string[] {
   if (old && cur && podStanding(old) === podStanding(cur)) return [];
-  const keys: string[] = [];
-  for (const i of interceptsInNamespace) {
-    const w = targetOf(i);
-    if (w && ((old && selects(w, old)) || (cur && selects(w, cur)))) keys.push(interceptKey(i));
+  const keys = new Set<string>();
+  for (const p of [old, cur]) {
+    if (!p) continue;
+    for (const [ref, w] of candidates(p)) if (selects(w, p)) for (const k of interceptsOf(ref)) keys.add(k);
   }
-  return keys;
+  return [...keys];
 }

@@ -15,8 +15,8 @@ import type { Timers } from '../runtime/timers.js';
 import { WorkQueue } from '../runtime/workqueue.js';
 import type { ControlHub } from '../control/hub.js';
 import { buildEventRecorder } from '../events.js';
-import { interceptIndexers, NAMESPACE_INDEX, namespaceIndexers, planInterceptEnqueue, planPodEnqueue, WORKLOAD_INDEX, workloadIndexKey, workloadOf } from './enqueue.js';
-import { slimPod } from './pods.js';
+import { interceptIndexers, NAMESPACE_INDEX, namespaceIndexers, planInterceptEnqueue, planPodEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './enqueue.js';
+import { SELECTOR_INDEX, selectorIndexers, selectorIndexValues, slimPod } from './pods.js';
 import { InterceptReconciler } from './reconciler.js';
 import type { Service } from './service-bypass.js';
 import type { Secret } from './token.js';
@@ -76,6 +76,7 @@ export function buildInterceptController(deps: InterceptControllerDeps): Interce
   const workloadInformer = (kind: WorkloadKind) => informer<Workload>({
     name: WORKLOAD_PLURALS[kind],
     path: resourcePath('apps', 'v1', WORKLOAD_PLURALS[kind]),
+    indexers: selectorIndexers,
     handlers: each<Workload>((old, cur) => {
       const w = (cur ?? old)!;
       return interceptsOf({ kind, namespace: w.metadata.namespace!, name: w.metadata.name });
@@ -102,14 +103,21 @@ export function buildInterceptController(deps: InterceptControllerDeps): Interce
     handlers: each<Service>((old, cur) => intercepts.byIndex(NAMESPACE_INDEX, (cur ?? old)!.metadata.namespace ?? '').map(interceptKey)),
   });
   // Pods feed sidecar readiness from the cache; a pod change re-queues the Intercepts whose
-  // workload selects it, when something their status reads of it changed.
-  const targetOf = (i: Intercept) => { const w = workloadOf(i); return workloads[w.kind].get(`${w.namespace}/${w.name}`); };
+  // workload selects it (found through the workloads' selector index), when something their
+  // status reads of it changed.
+  const candidates = function* (pod: Pod): Iterable<[WorkloadRef, Workload]> {
+    for (const kind of WORKLOAD_KINDS) {
+      for (const value of selectorIndexValues(pod)) {
+        for (const w of workloads[kind].byIndex(SELECTOR_INDEX, value)) yield [{ kind, namespace: w.metadata.namespace ?? '', name: w.metadata.name }, w];
+      }
+    }
+  };
   const pods = informer<Pod>({
     name: 'pods',
     path: resourcePath('', 'v1', 'pods'),
     indexers: namespaceIndexers,
     transform: slimPod,
-    handlers: each<Pod>((old, cur) => planPodEnqueue(old, cur, intercepts.byIndex(NAMESPACE_INDEX, (cur ?? old)!.metadata.namespace ?? ''), targetOf)),
+    handlers: each<Pod>((old, cur) => planPodEnqueue(old, cur, candidates, interceptsOf)),
   });
   // The hub says when a workload's sidecar stats can have changed (first ack, disconnect, clients).
   const hubSource = channelSource(deps.hubChanges, (w) => { for (const k of interceptsOf(w)) add(k); });

@@ -5,11 +5,15 @@
 import { INJECTED_ANNOTATION } from '../../core/constants.js';
 import type { Pod, Workload } from './workload.js';
 
-/** What the operator reads of a pod; everything else is dropped before caching. */
+/**
+ * What the operator reads of a pod; everything else is dropped before caching: identity, labels
+ * (selection), the injection record, deletion, phase, and the containers' names (is the sidecar
+ * there). A cache of every pod in the cluster then costs little.
+ */
 export function slimPod(pod: Pod): Pod {
   const m = pod.metadata;
   const injected = m.annotations?.[INJECTED_ANNOTATION];
-  const ports = (cs: Pod['spec']['containers'] | undefined) => cs?.map((c) => ({ name: c.name, ...(c.ports ? { ports: c.ports.map((p) => ({ name: p.name, containerPort: p.containerPort })) } : {}) }));
+  const ports = (cs: Pod['spec']['containers'] | undefined) => cs?.map((c) => ({ name: c.name }));
   return {
     metadata: {
       name: m.name,
@@ -23,6 +27,17 @@ export function slimPod(pod: Pod): Pod {
     spec: { containers: ports(pod.spec?.containers) ?? [], ...(pod.spec?.initContainers ? { initContainers: ports(pod.spec.initContainers) } : {}) },
     ...(pod.status?.phase ? { status: { phase: pod.status.phase } } : {}),
   };
+}
+
+/** Name of the workload informers' index by selector pair: `namespace/key=value` for each matchLabels entry. */
+export const SELECTOR_INDEX = 'selector';
+export const selectorIndexers = {
+  [SELECTOR_INDEX]: (w: Workload) => Object.entries(w.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${w.metadata.namespace ?? ''}/${k}=${v}`),
+};
+
+/** The SELECTOR_INDEX values under which the workloads that can select `pod` are found. */
+export function selectorIndexValues(pod: Pod): string[] {
+  return Object.entries(pod.metadata.labels ?? {}).map(([k, v]) => `${pod.metadata.namespace ?? ''}/${k}=${v}`);
 }
 
 /** Whether the workload's selector (matchLabels) picks the pod; a workload without matchLabels picks none. */
