@@ -8,7 +8,7 @@ import { runRole } from './processes.js';
 import { summarize } from './stats.js';
 
 export interface ScaleResult {
-  n: number; echo: boolean; finished: boolean; cpuSeconds: number; workloads: number; routed: number;
+  n: number; echo: boolean; finished: boolean; cpuSeconds: number; perWorkload: number; replicas: number; workloads: number; routed: number;
   coldMs: number; warmMs: number; coldReconciles: number; warmReconciles: number; errors: number; conflicts: number; tablesSent: number;
   operatorHeapBytes: number; rssBytes: number; rssDeltaBytes: number; apiCalls: Record<string, number>;
 }

@@ -3,6 +3,7 @@
 // namespace targets (from the pods' injection records), each judged by the skew policy
 // (docs/install.md "Upgrading"): CLI N works with sidecars N and N−1.
 
+import { formatWorkload } from '../core/workload-ref.js';
 import type { Intercept } from '../core/api/intercept.js';
 import { INJECTED_ANNOTATION } from '../core/constants.js';
 import { parseInjectionRecord, sidecarVersionOf } from '../core/injection-record.js';
@@ -91,7 +92,7 @@ export async function fetchClusterVersions(kube: Kube): Promise<ClusterVersions>
   for (const i of intercepts) {
     const v = i.status?.operatorVersion;
     if (typeof v === 'string' && !operators.has(v)) operators.set(v, i.metadata.name);
-    const key = `${i.spec.workload.kind}/${i.spec.workload.name}`;
+    const key = formatWorkload(i.spec.workload);
     workloads.set(key, [...workloads.get(key) ?? [], i.metadata.name]);
     refs.set(key, i.spec.workload);
   }

@@ -3,6 +3,7 @@
 // sidecar whose control protocols this operator does not serve → 426 with what to upgrade or
 // restart (core/control/negotiation.ts).
 
+import { formatWorkload } from '../../core/workload-ref.js';
 import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -107,7 +108,7 @@ export function buildControlServer(deps: ControlServerDeps): ControlServer {
       send: (msg) => ws.send(JSON.stringify(msg)),
       close: (code, reason) => ws.close(code, reason),
     };
-    const log = deps.logger.child({ pod: `${id.namespace}/${id.pod}`, workload: `${id.workload.kind}/${id.workload.name}` });
+    const log = deps.logger.child({ pod: `${id.namespace}/${id.pod}`, workload: formatWorkload(id.workload) });
     log.info({ protocol }, 'Connected sidecar');
     // Protocol 1 (0.1.x sidecars) has no hello: it would be logged there as a malformed message.
     if (protocol >= 2) ws.send(JSON.stringify({ type: 'hello', version, protocol }));

@@ -4,13 +4,16 @@
 // So an event re-queues the Intercept itself, and its siblings on the same workload and port only
 // when the event can change its standing among them (added, deleted, spec, creation or deletion
 // changed, the broad-Mirror opt-in annotation changed, or it expired); a status-only write
-// re-queues nobody else.
+// re-queues nobody else. A pod event re-queues the Intercepts whose workload selects the pod, and
+// only when something their status reads of it changed (podStanding).
 
 import { interceptKey, type Intercept } from '../../core/api/intercept.js';
-import type { WorkloadRef } from '../../core/routing/table.js';
+import type { WorkloadRef } from '../../core/workload-ref.js';
 import { workloadKey } from '../control/hub.js';
 import { ALLOW_BROAD_MIRROR_ANNOTATION } from '../../core/constants.js';
 import { normalisedPort } from './conflicts.js';
+import { podStanding, selects } from './pods.js';
+import type { Pod, Workload } from './workload.js';
 
 /** Name of the Intercept informer's index by workload. */
 export const WORKLOAD_INDEX = 'workload';
@@ -54,6 +57,22 @@ export function planInterceptEnqueue(old: Intercept | undefined, cur: Intercept 
     for (const s of siblingsOf(interceptWorkloadKey(v))) {
       if (normalisedPort(s) === port) keys.add(interceptKey(s));
     }
+  }
+  return [...keys];
+}
+
+/**
+ * Keys to enqueue after an informer event on a pod (`old` undefined for an add, `cur` for a
+ * delete): the Intercepts of every workload whose selector picks the pod (before or after).
+ * `candidates(pod)` lists the cached workloads that may (`selectorIndexValues`), `interceptsOf`
+ * the Intercept keys of a workload. O(the pod's labels + matches), not O(Intercepts).
+ */
+export function planPodEnqueue(old: Pod | undefined, cur: Pod | undefined, candidates: (pod: Pod) => Iterable<[WorkloadRef, Workload]>, interceptsOf: (w: WorkloadRef) => readonly string[]): string[] {
+  if (old && cur && podStanding(old) === podStanding(cur)) return [];
+  const keys = new Set<string>();
+  for (const p of [old, cur]) {
+    if (!p) continue;
+    for (const [ref, w] of candidates(p)) if (selects(w, p)) for (const k of interceptsOf(ref)) keys.add(k);
   }
   return [...keys];
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Intercept, InterceptPhase, InterceptSpec } from '../../core/api/intercept.js';
+import { FINALIZER } from '../../core/constants.js';
 import { planIntercept, type Gathered } from './plan.js';
 import type { Workload } from './workload.js';
 
@@ -77,11 +78,21 @@ describe('planIntercept: effects', () => {
     expect(planIntercept(gathered({ workload: workload({ optedIn: false }), conflictWith: 'shop/bob' }), now).optIn).toBe(false);
   });
 
-  it('mints a token when there is none, and routes once it exists', () => {
-    const plan = planIntercept(gathered({ tokenHash: undefined }), now);
-    expect(plan.mintToken).toBe(true);
-    expect(plan.route?.tokenHash).toBeUndefined();
+  it('plans a complete route, the token hash in it (the act step adds nothing)', () => {
     expect(planIntercept(gathered(), now).route?.tokenHash).toBe('ab'.repeat(32));
+    expect(planIntercept(gathered({ tokenHash: undefined }), now).route).toBeUndefined();
+  });
+
+  it('adds the finalizer when it is missing, and only then', () => {
+    expect(planIntercept(gathered(), now).addFinalizer).toBe(true);
+    expect(planIntercept(gathered({ intercept: intercept({}, { finalizers: [FINALIZER] }) }), now).addFinalizer).toBe(false);
+  });
+
+  it('is Expired from the moment of expiry on, and requeues nothing then', () => {
+    const plan = planIntercept(gathered({ intercept: intercept({ ttl: '2h' }) }), now); // created 10:00, now 12:00
+    expect(plan.phase).toBe('Expired');
+    expect(plan.route).toBeUndefined();
+    expect(plan.requeueAfterMs).toBeUndefined();
   });
 
   it('requeues at the moment of expiry and publishes expiresAt', () => {

@@ -1,13 +1,16 @@
-// The pure heart of the reconciler: from what was gathered and the clock, decide the phase,
-// status, route, events and when to look again. No I/O here.
+// The pure heart of the route + status reconciler: from what was gathered (the token's hash
+// included: the token reconciler runs first) and the clock, decide the phase, status, the complete
+// route, whether to add the finalizer or opt the workload in, events and when to look again.
+// No I/O here.
 
 import { CONDITION, interceptKey, tokenSecretName, type Intercept, type InterceptMatch, type InterceptPhase, type InterceptStatus } from '../../core/api/intercept.js';
 import { mergeConditions, type ConditionInput } from '../../core/api/conditions.js';
 import { parseDuration } from '../../core/api/duration.js';
 import { rfc3339 } from '../../core/api/time.js';
-import { compileRoute } from '../../core/routing/match.js';
+import { compileHeaderRule, compileValueTest } from '../../core/routing/match.js';
 import { KEY_RULES_GUARD, type InterceptMode, type Route, type RouteMatch } from '../../core/routing/table.js';
-import { INJECT_LABEL } from '../../core/constants.js';
+import { FINALIZER, INJECT_LABEL } from '../../core/constants.js';
+import { formatWorkload } from '../../core/workload-ref.js';
 import { canonicalJson } from '../canonical-json.js';
 import { broadMirrorProblem } from './broad-mirror.js';
 import { planSidecarVersions, SIDECARS_CURRENT } from './sidecar-versions.js';
@@ -30,7 +33,7 @@ export interface Gathered {
   conflictWithMode?: InterceptMode;
   workload?: Workload;
   pods: Pod[];
-  /** Lower-case hex SHA-256 of the current token, when the Secret exists and is ours. */
+  /** Lower-case hex SHA-256 of the token (the token reconciler made sure there is one unless the Secret is foreign). */
   tokenHash?: string;
   /** The token Secret exists but belongs to something else. */
   tokenSecretForeign?: boolean;
@@ -47,12 +50,12 @@ export interface PlannedEvent {
 
 export interface Plan {
   phase: InterceptPhase;
+  /** Add our finalizer (so a deleted Intercept's route is withdrawn before it goes). */
+  addFinalizer: boolean;
   /** Add the inject label to the workload's pod template. */
   optIn: boolean;
-  /** Create the token Secret (none exists). */
-  mintToken: boolean;
-  /** The route to serve, without tokenHash when the token is yet to be minted; undefined: not routed. */
-  route?: Omit<Route, 'tokenHash'> & { tokenHash?: string };
+  /** The route to serve, complete; undefined: not routed. */
+  route?: Route;
   status: InterceptStatus;
   statusChanged: boolean;
   events: PlannedEvent[];
@@ -60,10 +63,6 @@ export interface Plan {
   podEvents: { pod: Pod; event: PlannedEvent }[];
   /** Look again after this long (expiry), in milliseconds. */
   requeueAfterMs?: number;
-}
-
-export function workloadRef(i: Intercept): string {
-  return `${i.spec.workload.kind}/${i.spec.workload.name}`;
 }
 
 /** creation + ttl, or undefined without a (valid) ttl. */
@@ -102,8 +101,18 @@ export function buildRouteMatch(m: InterceptMatch): RouteMatch {
  * Go's regexp knows and re2js does not (`\p{Cn}`, `\p{LC}`), see docs/api.md.
  */
 export function invalidMatchReason(i: Intercept): string | undefined {
-  const compiled = compileRoute({ intercept: interceptKey(i), port: i.spec.port ?? 'http', match: i.spec.match ? buildRouteMatch(i.spec.match) : undefined, mode: 'Steal', fallback: 'App', tokenHash: '' });
-  return compiled.invalid;
+  const m = i.spec.match;
+  if (!m) return undefined;
+  try {
+    // The same compilers, in the same order, as the sidecar's compileRoute.
+    for (const h of m.headers ?? []) compileHeaderRule(h);
+    for (const r of m.baggage ?? []) compileValueTest(r, `baggage rule for ${r.key}`);
+    for (const r of m.cookies ?? []) compileValueTest(r, `cookie rule for ${r.name}`);
+    for (const r of m.query ?? []) compileValueTest(r, `query rule for ${r.name}`);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** Could this intercept be routed at all, judging only by itself and the clock? (Conflict candidates.) */
@@ -118,7 +127,7 @@ function plural(n: number, word: string): string {
 export function planIntercept(g: Gathered, now: Date): Plan {
   const i = g.intercept;
   const gen = i.metadata.generation;
-  const ref = workloadRef(i);
+  const ref = formatWorkload(i.spec.workload);
   const ns = i.metadata.namespace;
   const port = i.spec.port ?? 'http';
   const expiresAt = expiryOf(i);
@@ -142,7 +151,8 @@ export function planIntercept(g: Gathered, now: Date): Plan {
   if (g.workload) cond(CONDITION.workloadFound, 'True', 'Found', `${ref} found`);
   else cond(CONDITION.workloadFound, 'False', 'WorkloadNotFound', `${ref} does not exist in namespace ${ns} yet; the Intercept starts by itself when it appears`);
 
-  if (expiresAt && now.getTime() >= expiresAt.getTime()) {
+  const expired = expiresAt !== undefined && isExpired(i, now);
+  if (expired) {
     phase = 'Expired';
     notRoutedReason = 'Expired';
     notRoutedMessage = `ttl ${i.spec.ttl} ran out at ${rfc3339(expiresAt)}; create a new Intercept (or raise spec.ttl) to route again`;
@@ -260,10 +270,9 @@ export function planIntercept(g: Gathered, now: Date): Plan {
     events.push({ type: warn ? 'Warning' : 'Normal', reason: phase, message: message.charAt(0).toUpperCase() + message.slice(1) });
   }
   if (optIn) events.push({ type: 'Normal', reason: 'OptedIn', message: `Added label ${INJECT_LABEL}=true to the pod template of ${ref}; its pods restart once with the sidecar` });
-  const mintToken = g.tokenHash === undefined && !g.tokenSecretForeign && !i.metadata.deletionTimestamp;
 
-  let route: Plan['route'];
-  if (routed) {
+  let route: Route | undefined;
+  if (routed && g.tokenHash !== undefined) {
     route = {
       intercept: interceptKey(i),
       port,
@@ -271,13 +280,14 @@ export function planIntercept(g: Gathered, now: Date): Plan {
       fallback,
       ...(i.metadata.creationTimestamp ? { createdAt: i.metadata.creationTimestamp } : {}),
       ...(i.spec.match ? { match: buildRouteMatch(i.spec.match) } : {}),
-      ...(g.tokenHash !== undefined ? { tokenHash: g.tokenHash } : {}),
+      tokenHash: g.tokenHash,
       ...(expiresAt ? { expiresAt: rfc3339(expiresAt) } : {}),
     };
   }
 
-  const requeueAfterMs = expiresAt && now.getTime() < expiresAt.getTime() ? expiresAt.getTime() - now.getTime() : undefined;
-  return { phase, optIn, mintToken, route, status, statusChanged: !sameStatus(i.status, status), events, podEvents, requeueAfterMs };
+  const addFinalizer = !i.metadata.deletionTimestamp && !(i.metadata.finalizers ?? []).includes(FINALIZER);
+  const requeueAfterMs = expiresAt && !expired ? expiresAt.getTime() - now.getTime() : undefined;
+  return { phase, addFinalizer, optIn, route, status, statusChanged: !sameStatus(i.status, status), events, podEvents, requeueAfterMs };
 }
 
 /** Deep equality of two statuses as JSON (key order independent). */

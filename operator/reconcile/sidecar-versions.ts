@@ -2,6 +2,7 @@
 // records (issue 19.4): the SidecarsCurrent condition of an Intercept. A sidecar is replaced only
 // when its pod restarts, so the message names the pods and the restart. Pure.
 
+import { formatWorkload } from '../../core/workload-ref.js';
 import type { ConditionInput } from '../../core/api/conditions.js';
 import { sidecarVersionOf } from '../../core/injection-record.js';
 import { planSkew, releaseLine, type Skew } from '../../core/version/release.js';
@@ -44,7 +45,7 @@ export function planSidecarVersions(pods: readonly Pod[], operatorVersion: strin
     if (version) versions[p.metadata.name] = version;
   }
   for (const list of Object.values(by)) list.sort();
-  const ref = `${workload.kind}/${workload.name}`;
+  const ref = formatWorkload(workload);
   const total = Object.values(by).reduce((n, l) => n + l.length, 0);
   const listed = (pods: string[]) => names(pods.map((n) => (versions[n] ? `${n} (${versions[n]})` : n)));
   const unknown = by.unknown.length ? `; ${plural(by.unknown.length, 'pod')} without a recorded sidecar version (${names(by.unknown)})` : '';

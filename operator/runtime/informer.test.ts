@@ -4,54 +4,10 @@ import { describe, expect, it } from '@jest/globals';
 import { buildLogger } from '../../core/logging.js';
 import type { RequestInput } from '../../core/kube/client.js';
 import { Informer, type InformerOptions } from './informer.js';
-import type { Timers } from './timers.js';
+import { FakeTimers, settle } from '../../test/fixtures/fake-timers.js';
 
 interface Obj { metadata: { name: string; namespace: string; resourceVersion: string } }
 type WatchEvent = { type: string; object: unknown };
-
-/** Lets every pending promise continuation (and I/O-free callback) run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-}
-
-class FakeTimers implements Timers {
-  now = 0;
-  /** Every backoff the informer asked for, in order. */
-  readonly sleeps: number[] = [];
-  private seq = 0;
-  private pending: Array<{ at: number; seq: number; fn: () => void }> = [];
-
-  after(ms: number, fn: () => void): () => void {
-    const t = { at: this.now + ms, seq: this.seq++, fn };
-    this.pending.push(t);
-    return () => { this.pending = this.pending.filter((p) => p !== t); };
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    this.sleeps.push(ms);
-    return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => { cancel(); signal?.removeEventListener('abort', done); resolve(); };
-      const cancel = this.after(ms, done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order and letting the informer react to each. */
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      const due = this.pending.filter((p) => p.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.pending = this.pending.filter((p) => p !== due);
-      this.now = due.at;
-      due.fn();
-      await settle();
-    }
-    this.now = end;
-    await settle();
-  }
-}
 
 class FakeWatch {
   readonly done: Promise<void>;

@@ -7,7 +7,7 @@
 import type { Logger } from '../../core/logging.js';
 import { classifyApiError, describeApiError } from '../../core/errors.js';
 import type { KubeClient } from '../../core/kube/client.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../../core/backoff.js';
 import { realTimers, type Timers } from './timers.js';
 
 export interface KubeObject {
@@ -40,6 +40,11 @@ export interface InformerOptions<T> {
    * then answers in O(matches) instead of scanning the cache.
    */
   indexers?: Record<string, (obj: T) => string[]>;
+  /**
+   * Shapes each listed or watched object before it is cached (client-go's SetTransform): keep only
+   * the fields the operator reads, so a cache of every pod stays small.
+   */
+  transform?: (obj: T) => T;
 }
 
 class Gone extends Error {}
@@ -174,7 +179,7 @@ export class Informer<T extends KubeObject> {
           this.log().info({ informer: this.opts.name }, 'Relisting after the watch expired (410 Gone)');
           continue;
         }
-        const delay = backoffDelay(attempt++, this.opts.backoffInitialMs ?? 200, this.opts.backoffMaxMs ?? 30_000);
+        const delay = backoffDelay(attempt++, { initialMs: this.opts.backoffInitialMs ?? 200, maxMs: this.opts.backoffMaxMs ?? 30_000 });
         this.log().warn({ informer: this.opts.name, ...describeApiError(err), retryInMs: delay }, 'Restarting informer after an error');
         await this.timers.sleep(delay, signal);
       }
@@ -190,7 +195,8 @@ export class Informer<T extends KubeObject> {
         query: { labelSelector: this.opts.labelSelector, limit: 500, continue: cont },
         signal,
       });
-      items.push(...page.items);
+      const transform = this.opts.transform;
+      items.push(...(transform ? page.items.map(transform) : page.items));
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
@@ -250,15 +256,16 @@ export class Informer<T extends KubeObject> {
             onProgress();
             if (ev.object?.metadata?.resourceVersion) rv = ev.object.metadata.resourceVersion;
             if (ev.type === 'BOOKMARK') return;
-            const key = objectKey(ev.object);
+            const obj = this.opts.transform ? this.opts.transform(ev.object) : ev.object;
+            const key = objectKey(obj);
             const old = this.store.get(key);
             if (ev.type === 'DELETED') {
               this.deleteObject(key);
-              this.opts.handlers.onDelete?.(old ?? ev.object);
+              this.opts.handlers.onDelete?.(old ?? obj);
             } else {
-              this.setObject(key, ev.object);
-              if (old) this.opts.handlers.onUpdate?.(old, ev.object);
-              else this.opts.handlers.onAdd?.(ev.object);
+              this.setObject(key, obj);
+              if (old) this.opts.handlers.onUpdate?.(old, obj);
+              else this.opts.handlers.onAdd?.(obj);
             }
           },
           ac.signal,

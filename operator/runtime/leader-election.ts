@@ -1,12 +1,13 @@
 // Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection: acquire when
 // the lease is free or its holder stopped renewing for leaseDuration (judged by when *we* last saw
 // the record change, so clocks need not agree), renew every retryPeriod, give up leadership when a
-// renewal has not succeeded within renewDeadline, and release the lease on a graceful stop.
+// renewal has not succeeded within renewDeadline, and release the lease on a graceful stop. The
+// clock and the sleeps come from `timers`, so unit tests move time by hand.
 
 import type { Logger } from '../../core/logging.js';
 import { classifyApiError, describeApiError } from '../../core/errors.js';
 import { resourcePath, type KubeClient } from '../../core/kube/client.js';
-import { sleep } from './backoff.js';
+import { realTimers, type Timers } from './timers.js';
 
 export interface LeaderElectionOptions {
   client: KubeClient;
@@ -17,6 +18,8 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   logger: Logger;
+  /** The clock and the sleep between tries (default: the real ones). */
+  timers?: Timers;
   /**
    * Called when this instance becomes leader; the signal aborts when it stops being leader. `term`
    * is the Lease's leaseTransitions as this instance took it: it grows with every change of holder,
@@ -45,6 +48,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
   const renewDeadline = o.renewDeadlineMs ?? 10_000;
   const retry = o.retryPeriodMs ?? 2_000;
   const path = resourcePath('coordination.k8s.io', 'v1', 'leases', o.namespace);
+  const timers = o.timers ?? realTimers;
   const stopping = new AbortController();
   let leader = false;
   /** leaseTransitions of the Lease as last acquired or renewed by this instance. */
@@ -54,7 +58,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
   let lastRenew = 0;
 
   async function tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date();
+    const now = new Date(timers.now());
     let lease: Lease | undefined;
     try {
       lease = await o.client.request<Lease>('GET', `${path}/${o.name}`);
@@ -68,11 +72,11 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
       return true;
     }
     const record = JSON.stringify([lease.spec.holderIdentity, lease.spec.renewTime]);
-    if (!observed || observed.record !== record) observed = { record, at: Date.now() };
+    if (!observed || observed.record !== record) observed = { record, at: timers.now() };
     const holder = lease.spec.holderIdentity;
     const heldByOther = holder && holder !== o.identity;
     const holderLeaseMs = (lease.spec.leaseDurationSeconds ?? Math.ceil(leaseMs / 1000)) * 1000;
-    if (heldByOther && observed.at + holderLeaseMs > Date.now()) return false;
+    if (heldByOther && observed.at + holderLeaseMs > timers.now()) return false;
     const mine = holder === o.identity;
     const next: Lease = {
       ...lease,
@@ -107,7 +111,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
       try {
         const ok = await tryAcquireOrRenew();
         if (ok) {
-          lastRenew = Date.now();
+          lastRenew = timers.now();
           if (!leader) becomeLeader();
         } else if (leader) {
           loseLeadership('another instance holds the lease');
@@ -117,8 +121,8 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
         if (classifyApiError(err) !== 'conflict') o.logger.warn({ lease: `${o.namespace}/${o.name}`, ...describeApiError(err) }, 'Failed to acquire or renew the lease');
         else if (!leader) observed = undefined;
       }
-      if (leader && Date.now() - lastRenew > renewDeadline) loseLeadership('renewal deadline passed');
-      await sleep(retry, stopping.signal);
+      if (leader && timers.now() - lastRenew > renewDeadline) loseLeadership('renewal deadline passed');
+      await timers.sleep(retry, stopping.signal);
     }
   })();
 
@@ -133,7 +137,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
         const lease = await o.client.request<Lease>('GET', `${path}/${o.name}`);
         if (lease.spec.holderIdentity === o.identity) {
           await o.client.request('PUT', `${path}/${o.name}`, {
-            body: { ...lease, spec: { leaseDurationSeconds: 1, renewTime: microTime(new Date()), acquireTime: microTime(new Date()), leaseTransitions: lease.spec.leaseTransitions } },
+            body: { ...lease, spec: { leaseDurationSeconds: 1, renewTime: microTime(new Date(timers.now())), acquireTime: microTime(new Date(timers.now())), leaseTransitions: lease.spec.leaseTransitions } },
           });
           o.logger.info({ lease: `${o.namespace}/${o.name}` }, 'Released the lease');
         }

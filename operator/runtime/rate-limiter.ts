@@ -1,5 +1,7 @@
 // The workqueue's rate limiter, as client-go's default: the larger of a per-key exponential
-// backoff and a global token bucket. Pure over an injected clock (milliseconds).
+// backoff (core/backoff.ts) and a global token bucket. Pure over an injected clock (milliseconds).
+
+import { backoffDelay } from '../../core/backoff.js';
 
 export interface RateLimiterOptions {
   baseDelayMs?: number;
@@ -29,7 +31,7 @@ export class RateLimiter {
   when(key: string, nowMs: number): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const perKey = Math.min(this.max, this.base * 2 ** Math.min(n, 40));
+    const perKey = backoffDelay(n, { initialMs: this.base, maxMs: this.max });
     return Math.max(perKey, this.reserve(nowMs));
   }
 

@@ -1,9 +1,11 @@
-// The timers the runtime waits on, passed in so tests drive time by hand (a fake clock) instead of
-// sleeping. `realTimers` is what the operator uses.
+// The clock and timers the runtime waits on, passed in so tests drive time by hand (a fake clock)
+// instead of sleeping. `realTimers` is what the operator uses.
 
-import { sleep } from './backoff.js';
+import { sleep } from '../../core/sleep.js';
 
 export interface Timers {
+  /** The current time, in milliseconds since the epoch. */
+  now(): number;
   /** Resolves after `ms`, or at once when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Calls `fn` once after `ms`; returns a function that cancels it. Does not keep the process alive. */
@@ -11,6 +13,7 @@ export interface Timers {
 }
 
 export const realTimers: Timers = {
+  now: () => Date.now(),
   sleep,
   after(ms, fn) {
     const t = setTimeout(fn, ms);

@@ -32,8 +32,7 @@ describe('WorkQueue', () => {
   });
 
   it('keeps the earliest of two delayed adds', async () => {
-    const t = 0;
-    const q = new WorkQueue({}, () => t);
+    const q = new WorkQueue();
     q.addAfter('a', 60_000);
     q.addAfter('a', 1);
     expect(await q.get()).toBe('a');

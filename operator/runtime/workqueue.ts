@@ -3,22 +3,42 @@
 // `done`), delayed adds keep the earliest deadline, and failures back off per key.
 
 import { RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
+import { realTimers, type Timers } from './timers.js';
+
+/** What the queue reports, for the workqueue_* metrics. */
+export interface WorkQueueHooks {
+  onAdd?(): void;
+  onDepth?(depth: number): void;
+  onRetry?(): void;
+}
+
+export interface WorkQueueOptions {
+  rateLimit?: RateLimiterOptions;
+  timers?: Timers;
+  hooks?: WorkQueueHooks;
+}
 
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
-  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly delayed = new Map<string, { at: number; cancel: () => void }>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
   private shuttingDown = false;
+  private readonly timers: Timers;
+  private readonly hooks: WorkQueueHooks;
   readonly limiter: RateLimiter;
 
-  constructor(opts: RateLimiterOptions = {}, private readonly now: () => number = Date.now, private readonly onDepth?: (depth: number) => void) {
-    this.limiter = new RateLimiter(opts);
+  constructor(opts: WorkQueueOptions = {}) {
+    this.limiter = new RateLimiter(opts.rateLimit);
+    this.timers = opts.timers ?? realTimers;
+    this.hooks = opts.hooks ?? {};
   }
 
   add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
+    if (this.shuttingDown) return;
+    this.hooks.onAdd?.();
+    if (this.dirty.has(key)) return;
     this.dirty.add(key);
     if (this.processing.has(key)) return;
     this.push(key);
@@ -27,20 +47,21 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
-    const at = this.now() + delayMs;
+    const at = this.timers.now() + delayMs;
     const existing = this.delayed.get(key);
     if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
+    existing?.cancel();
+    const cancel = this.timers.after(delayMs, () => {
       this.delayed.delete(key);
       this.add(key);
-    }, delayMs);
-    timer.unref();
-    this.delayed.set(key, { at, timer });
+    });
+    this.delayed.set(key, { at, cancel });
   }
 
+  /** Re-adds `key` after its per-key backoff (and the global bucket) allow: a retry. */
   addRateLimited(key: string): void {
-    this.addAfter(key, this.limiter.when(key, this.now()));
+    this.hooks.onRetry?.();
+    this.addAfter(key, this.limiter.when(key, this.timers.now()));
   }
 
   forget(key: string): void {
@@ -63,9 +84,14 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /** Keys queued, being processed or waiting for a delayed add: 0 means nothing is left to do now or later. */
+  pending(): { queued: number; processing: number; delayed: number } {
+    return { queued: this.queue.length, processing: this.processing.size, delayed: this.delayed.size };
+  }
+
   shutDown(): void {
     this.shuttingDown = true;
-    for (const d of this.delayed.values()) clearTimeout(d.timer);
+    for (const d of this.delayed.values()) d.cancel();
     this.delayed.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }
@@ -77,7 +103,7 @@ export class WorkQueue {
       waiter(this.take());
     } else {
       this.queue.push(key);
-      this.onDepth?.(this.queue.length);
+      this.hooks.onDepth?.(this.queue.length);
     }
   }
 
@@ -85,7 +111,7 @@ export class WorkQueue {
     const key = this.queue.shift()!;
     this.dirty.delete(key);
     this.processing.add(key);
-    this.onDepth?.(this.queue.length);
+    this.hooks.onDepth?.(this.queue.length);
     return key;
   }
 }

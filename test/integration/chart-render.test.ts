@@ -102,7 +102,7 @@ describe('the Helm chart', () => {
     // The operator keeps it: it is told the names, and may patch only this configuration.
     const operator = find(ms, 'Deployment', 'detour-operator')! as unknown as { spec: { template: PodTemplate } };
     const env = Object.fromEntries(operator.spec.template.spec.containers[0]!.env!.map((e) => [e.name, e.value]));
-    expect(env).toMatchObject({ DETOUR_CERT_MANAGER: 'self', DETOUR_WEBHOOK_CONFIG_NAME: 'detour', DETOUR_WEBHOOK_SECRET: 'detour-webhook-tls', DETOUR_WEBHOOK_SERVICE: 'detour-webhook' });
+    expect(env).toMatchObject({ DETOUR_CERT_MANAGER: 'self', DETOUR_WEBHOOK_CONFIGURATION: 'detour', DETOUR_WEBHOOK_SECRET: 'detour-webhook-tls', DETOUR_WEBHOOK_SERVICE: 'detour-webhook' });
     const role = find(ms, 'ClusterRole', 'detour-operator')!;
     expect(role.rules).toContainEqual({ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['detour'], verbs: ['get', 'patch'] });
   });
