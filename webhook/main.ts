@@ -11,6 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { buildApp, buildMetricsApp, reloadServingCertificate, type WebhookApp } from './app.js';
 import { fetchCertificateFiles, startCertificateFileWatcher } from './certificate-files.js';
 import { buildWebhookMetrics } from './metrics.js';
+import { fetchPolicyContext } from './intercept-policy-source.js';
+import { buildKubeClient } from '../core/kube/client.js';
 import { readWebhookSettings } from './settings.js';
 
 async function main(): Promise<void> {
@@ -74,7 +76,14 @@ async function main(): Promise<void> {
     caTimer.unref();
   }
 
-  const app = buildApp({ config: settings.injection, logger, metrics, tls: initial, isReady: () => true, operatorCa: () => operatorCa });
+  // Intercept admission reads the InterceptPolicies with the pod's own (read-only) service account.
+  const apiConfig = new KubeConfig();
+  apiConfig.loadFromDefault();
+  const api = buildKubeClient(apiConfig);
+  const app = buildApp({
+    config: settings.injection, logger, metrics, tls: initial, isReady: () => true, operatorCa: () => operatorCa,
+    policyContext: (namespace, workload) => fetchPolicyContext(api, namespace, workload),
+  });
   holder.app = app;
   const metricsApp = buildMetricsApp(registry, logger);
   await app.listen({ host: settings.host, port: settings.port });
