@@ -22,6 +22,8 @@ import { startServingSecretSource } from './control/tls-source.js';
 import type { KeyPairPem } from '../core/tls/certificates.js';
 import { authenticateSidecar } from './control/auth.js';
 import { InterceptReconciler, type Secret } from './reconcile/reconciler.js';
+import { PolicyInformers } from './reconcile/policy-informers.js';
+import { AccessApplier } from './reconcile/access-apply.js';
 import { interceptIndexers, NAMESPACE_INDEX, namespaceIndexers, planInterceptEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './reconcile/enqueue.js';
 import type { Workload } from './reconcile/workload.js';
 import type { Service } from './reconcile/service-bypass.js';
@@ -222,7 +224,13 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       handlers: { onAdd: onService, onUpdate: (_o, s) => onService(s), onDelete: onService },
     });
     const informers = [intercepts, workloads.Deployment, workloads.StatefulSet, workloads.ReplicaSet, secrets, services];
-    const reconciler = new InterceptReconciler({ client, intercepts, workloads, secrets, services, hub, record: buildEventRecorder(client, o.identity, clog), logger: clog, now });
+    // #15: a policy change re-queues the Intercepts of its namespace (all of them for a cluster policy).
+    const policies = new PolicyInformers({
+      ...common,
+      onChange: (namespace) => { for (const i of namespace === undefined ? intercepts.list() : intercepts.byIndex(NAMESPACE_INDEX, namespace)) add(interceptKey(i)); },
+    });
+    const access = new AccessApplier(client);
+    const reconciler = new InterceptReconciler({ client, intercepts, workloads, secrets, services, hub, record: buildEventRecorder(client, o.identity, clog), logger: clog, now, policies, access });
 
     const process = async (key: string) => {
       const end = metrics.reconcileTime.startTimer({ controller: CONTROLLER });
@@ -259,7 +267,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
 
     for (const inf of informers) inf.start();
     const workers = (async () => {
-      await Promise.all(informers.map((i) => i.waitForSync()));
+      await Promise.all([...informers.map((i) => i.waitForSync()), policies.startAndSync()]);
       if (signal.aborted) return;
       // The first pass: reconcile everything before publishing tables, so a new leader never
       // pushes a table that lacks routes it has not yet recomputed.
@@ -283,7 +291,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       async stop() {
         ready = false;
         queue.shutDown();
-        await Promise.all(informers.map((i) => i.stop()));
+        await Promise.all([...informers.map((i) => i.stop()), policies.stop()]);
         await workers;
       },
     };

@@ -18,6 +18,10 @@ import { OwnWrites } from './own-writes.js';
 import { isRoutable, planIntercept, type Gathered } from './plan.js';
 import type { Service } from './service-bypass.js';
 import type { Pod, Workload } from './workload.js';
+import { planAccess } from './access.js';
+import type { AccessApplier } from './access-apply.js';
+import { planPolicyVerdict } from './policy.js';
+import type { PolicyInformers } from './policy-informers.js';
 
 export interface Secret {
   metadata: ObjectMeta;
@@ -36,6 +40,10 @@ export interface ReconcilerDeps {
   record: EventRecorder;
   logger: Logger;
   now: () => Date;
+  /** InterceptPolicies (#15): absent, none are enforced. */
+  policies?: PolicyInformers;
+  /** Per-Intercept access to the token Secret (#15): absent, none is granted. */
+  access?: AccessApplier;
 }
 
 export interface ReconcileResult {
@@ -66,6 +74,7 @@ export class InterceptReconciler {
     if (!cached) {
       // Gone (finalizer already removed, or deleted while we were not leading): withdraw its route.
       this.written.forget(key);
+      d.access?.forget(key);
       d.hub.removeRoute(key);
       return {};
     }
@@ -127,6 +136,7 @@ export class InterceptReconciler {
       tokenSecretForeign: foreign,
       sidecars: d.hub.stats(workload, key),
       services: d.services?.byIndex(NAMESPACE_INDEX, ns),
+      ...(d.policies ? { policy: planPolicyVerdict(i, await d.policies.gather(ns, w?.metadata.labels)) } : {}),
     };
 
     // Decide.
@@ -164,6 +174,10 @@ export class InterceptReconciler {
       tokenHash = hashToken(minted);
       d.logger.info({ intercept: key, secretName: `${ns}/${secretName}` }, 'Minted a tunnel token');
       await d.record(i, { type: 'Normal', reason: 'TokenMinted', message: `Stored a new tunnel token in Secret ${secretName}` });
+    }
+    if (d.access) {
+      const changed = await d.access.ensure(key, planAccess(i));
+      if (changed) d.logger.info({ intercept: key, changed }, 'Granted access to the token Secret to the creator and connectors');
     }
     const route: Route | undefined = plan.route && tokenHash ? { ...plan.route, tokenHash } : undefined;
     d.hub.setRoute(key, workload, route);
