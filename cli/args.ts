@@ -66,10 +66,24 @@ export interface ListCommand { kind: 'list'; cluster: ClusterFlags; output: 'tab
 export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: string }
 export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
 export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadRef; container?: string; format: 'dotenv' | 'json' | 'shell' }
+/** `detour policy check WORKLOAD ...`: a server-side dry run of the Intercept detour intercept would create. */
+export interface PolicyCheckCommand {
+  kind: 'policy-check';
+  cluster: ClusterFlags;
+  workload: WorkloadRef;
+  port: string | number;
+  headers: HeaderRule[];
+  baggage: BaggageRule[];
+  cookies: CookieRule[];
+  query: QueryRule[];
+  pathPrefix?: string;
+  mode: InterceptMode;
+  ttl?: string;
+}
 export interface HelpCommand { kind: 'help'; topic?: CommandName }
 export interface VersionCommand { kind: 'version' }
 
-export type Command = InterceptCommand | RunCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | HelpCommand | VersionCommand;
+export type Command = InterceptCommand | RunCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | PolicyCheckCommand | HelpCommand | VersionCommand;
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; error: string; topic?: CommandName };
 
@@ -99,6 +113,10 @@ const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
   status: {},
   leave: {},
   env: { container: { type: 'string', short: 'c' }, format: { type: 'string' } },
+  policy: {
+    header: { type: 'string', multiple: true }, 'path-prefix': { type: 'string' }, port: { type: 'string' }, mode: { type: 'string' }, ttl: { type: 'string' },
+    baggage: { type: 'string', multiple: true }, cookie: { type: 'string', multiple: true }, query: { type: 'string', multiple: true },
+  },
 };
 
 const DEFAULT_TIMEOUT_MS = 180_000;
@@ -255,6 +273,23 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       return { kind: 'status', cluster, name: one('NAME') };
     case 'leave':
       return { kind: 'leave', cluster, name: one('NAME') };
+    case 'policy': {
+      if (positionals[0] !== 'check') throw new UsageError(`expected "detour policy check WORKLOAD"${positionals[0] ? `, not "${positionals[0]}"` : ''}`);
+      if (positionals.length !== 2) throw new UsageError(positionals.length < 2 ? 'missing WORKLOAD' : `unexpected argument "${positionals[2]}" (one WORKLOAD only)`);
+      const pathPrefix = str('path-prefix');
+      if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
+      const c: PolicyCheckCommand = {
+        kind: 'policy-check', cluster, workload: parseWorkloadRef(positionals[1]!), port: parsePort(str('port') ?? 'http'),
+        headers: ((v.header as string[] | undefined) ?? []).map(parseHeaderRule), mode: parseMode(str('mode') ?? 'steal'),
+        baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
+        cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
+        query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
+      };
+      if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
+      const ttl = str('ttl');
+      if (ttl !== undefined) c.ttl = parseTtl(ttl);
+      return c;
+    }
     case 'env': {
       const format = str('format') ?? 'dotenv';
       if (format !== 'dotenv' && format !== 'json' && format !== 'shell') throw new UsageError(`--format ${format}: use dotenv, json or shell`);

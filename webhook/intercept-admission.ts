@@ -113,7 +113,8 @@ export function planInterceptAdmission(request: InterceptAdmissionRequest, ctx: 
     return { response: buildDenied(uid, 'the Intercept has no metadata or spec', 400), result: 'denied', message: 'Refused an Intercept without metadata or spec' };
   }
   const object = request.object as unknown as Intercept;
-  const name = object.metadata.name || request.name || '(unnamed)';
+  const generateName = (object.metadata as { generateName?: unknown }).generateName;
+  const name = object.metadata.name || request.name || (typeof generateName === 'string' ? `${generateName}*` : '(unnamed)');
   const annotations = isObject(object.metadata.annotations) ? object.metadata.annotations : undefined;
   const workload = workloadOfObject(object);
   const ops: JsonPatchOperation[] = [];
