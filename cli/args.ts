@@ -14,11 +14,10 @@ export interface ClusterFlags {
   kubeconfig?: string;
 }
 
-export interface InterceptCommand {
-  kind: 'intercept';
+/** What an Intercept routes: shared by `intercept` and `policy check`. */
+export interface InterceptRules {
   cluster: ClusterFlags;
   workload: WorkloadRef;
-  target: string;
   port: string | number;
   headers: HeaderRule[];
   /** Routing keys that travel by themselves (issue 17): baggage members, cookies, query parameters. */
@@ -28,6 +27,11 @@ export interface InterceptCommand {
   pathPrefix?: string;
   mode: InterceptMode;
   ttl?: string;
+}
+
+export interface InterceptCommand extends InterceptRules {
+  kind: 'intercept';
+  target: string;
   name?: string;
   owner?: string;
   keep: boolean;
@@ -67,18 +71,8 @@ export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: st
 export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
 export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadRef; container?: string; format: 'dotenv' | 'json' | 'shell' }
 /** `detour policy check WORKLOAD ...`: a server-side dry run of the Intercept detour intercept would create. */
-export interface PolicyCheckCommand {
+export interface PolicyCheckCommand extends InterceptRules {
   kind: 'policy-check';
-  cluster: ClusterFlags;
-  workload: WorkloadRef;
-  port: string | number;
-  headers: HeaderRule[];
-  baggage: BaggageRule[];
-  cookies: CookieRule[];
-  query: QueryRule[];
-  pathPrefix?: string;
-  mode: InterceptMode;
-  ttl?: string;
 }
 export interface HelpCommand { kind: 'help'; topic?: CommandName }
 export interface VersionCommand { kind: 'version' }
@@ -210,6 +204,24 @@ function build(command: CommandName, v: Record<string, string | boolean | string
     if (h !== undefined) flags.httpProxyPort = h;
     return flags;
   };
+  /** The routing flags of `intercept` and `policy check`. */
+  const rules = (workload: string): InterceptRules => {
+    const pathPrefix = str('path-prefix');
+    if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
+    if (pathPrefix !== undefined && /[?#]/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: a path only, without ? or #`);
+    if (pathPrefix !== undefined && /(^|\/)\.\.?(\/|$)/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: no . or .. segments (write the path they resolve to)`);
+    const r: InterceptRules = {
+      cluster, workload: parseWorkloadRef(workload), port: parsePort(str('port') ?? 'http'), mode: parseMode(str('mode') ?? 'steal'),
+      headers: ((v.header as string[] | undefined) ?? []).map(parseHeaderRule),
+      baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
+      cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
+      query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
+    };
+    if (pathPrefix !== undefined) r.pathPrefix = pathPrefix;
+    const ttl = str('ttl');
+    if (ttl !== undefined) r.ttl = parseTtl(ttl);
+    return r;
+  };
   if (local !== undefined && command !== 'intercept' && command !== 'run') throw new UsageError(`"detour ${command}" takes no command after --`);
   if (local !== undefined && local.length === 0) throw new UsageError('nothing after --: give the command to run, e.g. -- redis-cli -h redis ping');
   if (local === undefined && ((v.forward as string[] | undefined)?.length || str('socks-port') || str('http-proxy-port') || v['no-by-name']) && command === 'intercept') {
@@ -230,26 +242,12 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       return c;
     }
     case 'intercept': {
-      const headers = ((v.header as string[] | undefined) ?? []).map(parseHeaderRule);
-      const pathPrefix = str('path-prefix');
-      if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
-      if (pathPrefix !== undefined && /[?#]/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: a path only, without ? or #`);
-      if (pathPrefix !== undefined && /(^|\/)\.\.?(\/|$)/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: no . or .. segments (write the path they resolve to)`);
       const timeout = str('timeout');
       const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(timeout);
       if (timeoutMs === undefined) throw new UsageError(`--timeout ${timeout}: expected a duration such as 90s or 5m`);
       const name = str('name');
       if (name !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)) throw new UsageError(`--name ${name}: a lower-case DNS label of at most 63 characters`);
-      const c: InterceptCommand = {
-        kind: 'intercept', cluster, workload: parseWorkloadRef(one('WORKLOAD')), target: target(), port: parsePort(str('port') ?? 'http'),
-        headers, mode: parseMode(str('mode') ?? 'steal'), keep: v.keep === true, timeoutMs, drainMs: drainMs(),
-        baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
-        cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
-        query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
-      };
-      if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
-      const ttl = str('ttl');
-      if (ttl !== undefined) c.ttl = parseTtl(ttl);
+      const c: InterceptCommand = { kind: 'intercept', ...rules(one('WORKLOAD')), target: target(), keep: v.keep === true, timeoutMs, drainMs: drainMs() };
       if (name !== undefined) c.name = name;
       if (str('owner') !== undefined) c.owner = str('owner');
       const u = via();
@@ -276,19 +274,7 @@ function build(command: CommandName, v: Record<string, string | boolean | string
     case 'policy': {
       if (positionals[0] !== 'check') throw new UsageError(`expected "detour policy check WORKLOAD"${positionals[0] ? `, not "${positionals[0]}"` : ''}`);
       if (positionals.length !== 2) throw new UsageError(positionals.length < 2 ? 'missing WORKLOAD' : `unexpected argument "${positionals[2]}" (one WORKLOAD only)`);
-      const pathPrefix = str('path-prefix');
-      if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
-      const c: PolicyCheckCommand = {
-        kind: 'policy-check', cluster, workload: parseWorkloadRef(positionals[1]!), port: parsePort(str('port') ?? 'http'),
-        headers: ((v.header as string[] | undefined) ?? []).map(parseHeaderRule), mode: parseMode(str('mode') ?? 'steal'),
-        baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
-        cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
-        query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
-      };
-      if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
-      const ttl = str('ttl');
-      if (ttl !== undefined) c.ttl = parseTtl(ttl);
-      return c;
+      return { kind: 'policy-check', ...rules(positionals[1]!) };
     }
     case 'env': {
       const format = str('format') ?? 'dotenv';
