@@ -158,7 +158,7 @@ beforeAll(async () => {
   mallory = certIdentity('mallory', []);
   await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'gitops' } } });
   const token = (await core.createNamespacedServiceAccountToken({ name: 'gitops', namespace: ns, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status!.token;
-  gitops = identity('gitops', { token });
+  gitops = identity('gitops', { token: token! });
   await rbac.createNamespacedRoleBinding({
     namespace: ns,
     body: {
