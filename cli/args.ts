@@ -15,11 +15,10 @@ export interface ClusterFlags {
   kubeconfig?: string;
 }
 
-export interface InterceptCommand {
-  kind: 'intercept';
+/** What an Intercept routes: shared by `intercept` and `policy check`. */
+export interface InterceptRules {
   cluster: ClusterFlags;
   workload: WorkloadName;
-  target: string;
   port: string | number;
   headers: HeaderRule[];
   /** Routing keys that travel by themselves (issue 17): baggage members, cookies, query parameters. */
@@ -29,6 +28,11 @@ export interface InterceptCommand {
   pathPrefix?: string;
   mode: InterceptMode;
   ttl?: string;
+}
+
+export interface InterceptCommand extends InterceptRules {
+  kind: 'intercept';
+  target: string;
   name?: string;
   owner?: string;
   keep: boolean;
@@ -67,11 +71,15 @@ export interface ListCommand { kind: 'list'; cluster: ClusterFlags; output: 'tab
 export interface StatusCommand { kind: 'status'; cluster: ClusterFlags; name: string }
 export interface LeaveCommand { kind: 'leave'; cluster: ClusterFlags; name: string }
 export interface EnvCommand { kind: 'env'; cluster: ClusterFlags; workload: WorkloadName; container?: string; format: 'dotenv' | 'json' | 'shell' }
+/** `detour policy check WORKLOAD ...`: a server-side dry run of the Intercept detour intercept would create. */
+export interface PolicyCheckCommand extends InterceptRules {
+  kind: 'policy-check';
+}
 export interface HelpCommand { kind: 'help'; topic?: CommandName }
 /** `detour version`: the CLI's version; with a cluster (unless --client) the operator's and the sidecars'. */
 export interface VersionCommand { kind: 'version'; cluster: ClusterFlags; client: boolean }
 
-export type Command = InterceptCommand | RunCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | HelpCommand | VersionCommand;
+export type Command = InterceptCommand | RunCommand | ConnectCommand | ListCommand | StatusCommand | LeaveCommand | EnvCommand | PolicyCheckCommand | HelpCommand | VersionCommand;
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; error: string; topic?: CommandName };
 
@@ -102,6 +110,10 @@ const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
   leave: {},
   env: { container: { type: 'string', short: 'c' }, format: { type: 'string' } },
   version: { client: { type: 'boolean' } },
+  policy: {
+    header: { type: 'string', multiple: true }, 'path-prefix': { type: 'string' }, port: { type: 'string' }, mode: { type: 'string' }, ttl: { type: 'string' },
+    baggage: { type: 'string', multiple: true }, cookie: { type: 'string', multiple: true }, query: { type: 'string', multiple: true },
+  },
 };
 
 const DEFAULT_TIMEOUT_MS = 180_000;
@@ -195,6 +207,24 @@ function build(command: CommandName, v: Record<string, string | boolean | string
     if (h !== undefined) flags.httpProxyPort = h;
     return flags;
   };
+  /** The routing flags of `intercept` and `policy check`. */
+  const rules = (workload: string): InterceptRules => {
+    const pathPrefix = str('path-prefix');
+    if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
+    if (pathPrefix !== undefined && /[?#]/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: a path only, without ? or #`);
+    if (pathPrefix !== undefined && /(^|\/)\.\.?(\/|$)/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: no . or .. segments (write the path they resolve to)`);
+    const r: InterceptRules = {
+      cluster, workload: parseWorkloadRef(workload), port: parsePort(str('port') ?? 'http'), mode: parseMode(str('mode') ?? 'steal'),
+      headers: ((v.header as string[] | undefined) ?? []).map(parseHeaderRule),
+      baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
+      cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
+      query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
+    };
+    if (pathPrefix !== undefined) r.pathPrefix = pathPrefix;
+    const ttl = str('ttl');
+    if (ttl !== undefined) r.ttl = parseTtl(ttl);
+    return r;
+  };
   if (local !== undefined && command !== 'intercept' && command !== 'run') throw new UsageError(`"detour ${command}" takes no command after --`);
   if (local !== undefined && local.length === 0) throw new UsageError('nothing after --: give the command to run, e.g. -- redis-cli -h redis ping');
   if (local === undefined && ((v.forward as string[] | undefined)?.length || str('socks-port') || str('http-proxy-port') || v['no-by-name']) && command === 'intercept') {
@@ -215,26 +245,12 @@ function build(command: CommandName, v: Record<string, string | boolean | string
       return c;
     }
     case 'intercept': {
-      const headers = ((v.header as string[] | undefined) ?? []).map(parseHeaderRule);
-      const pathPrefix = str('path-prefix');
-      if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) throw new UsageError(`--path-prefix ${pathPrefix}: must start with /`);
-      if (pathPrefix !== undefined && /[?#]/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: a path only, without ? or #`);
-      if (pathPrefix !== undefined && /(^|\/)\.\.?(\/|$)/.test(pathPrefix)) throw new UsageError(`--path-prefix ${pathPrefix}: no . or .. segments (write the path they resolve to)`);
       const timeout = str('timeout');
       const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(timeout);
       if (timeoutMs === undefined) throw new UsageError(`--timeout ${timeout}: expected a duration such as 90s or 5m`);
       const name = str('name');
       if (name !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)) throw new UsageError(`--name ${name}: a lower-case DNS label of at most 63 characters`);
-      const c: InterceptCommand = {
-        kind: 'intercept', cluster, workload: parseWorkloadRef(one('WORKLOAD')), target: target(), port: parsePort(str('port') ?? 'http'),
-        headers, mode: parseMode(str('mode') ?? 'steal'), keep: v.keep === true, timeoutMs, drainMs: drainMs(),
-        baggage: ((v.baggage as string[] | undefined) ?? []).map(parseBaggageRule),
-        cookies: ((v.cookie as string[] | undefined) ?? []).map(parseCookieRule),
-        query: ((v.query as string[] | undefined) ?? []).map(parseQueryRule),
-      };
-      if (pathPrefix !== undefined) c.pathPrefix = pathPrefix;
-      const ttl = str('ttl');
-      if (ttl !== undefined) c.ttl = parseTtl(ttl);
+      const c: InterceptCommand = { kind: 'intercept', ...rules(one('WORKLOAD')), target: target(), keep: v.keep === true, timeoutMs, drainMs: drainMs() };
       if (name !== undefined) c.name = name;
       if (str('owner') !== undefined) c.owner = str('owner');
       const u = via();
@@ -261,6 +277,11 @@ function build(command: CommandName, v: Record<string, string | boolean | string
     case 'version':
       none();
       return { kind: 'version', cluster, client: v.client === true };
+    case 'policy': {
+      if (positionals[0] !== 'check') throw new UsageError(`expected "detour policy check WORKLOAD"${positionals[0] ? `, not "${positionals[0]}"` : ''}`);
+      if (positionals.length !== 2) throw new UsageError(positionals.length < 2 ? 'missing WORKLOAD' : `unexpected argument "${positionals[2]}" (one WORKLOAD only)`);
+      return { kind: 'policy-check', ...rules(positionals[1]!) };
+    }
     case 'env': {
       const format = str('format') ?? 'dotenv';
       if (format !== 'dotenv' && format !== 'json' && format !== 'shell') throw new UsageError(`--format ${format}: use dotenv, json or shell`);

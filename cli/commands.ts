@@ -20,6 +20,7 @@ import { buildIntercept, buildInterceptName, describeMatch, planAdoption } from 
 import { buildTryIt } from './try-it.js';
 import { checkPort, pickContainer } from './workload.js';
 import { formatWorkload } from '../core/workload-ref.js';
+import { applyWithheldEnv, fetchWithholdRules } from './withhold.js';
 
 export interface Io {
   screen: Screen;
@@ -189,7 +190,9 @@ export async function runEnv(kube: Kube, cmd: EnvCommand, io: Io): Promise<numbe
   const secrets = new Map(await Promise.all(refs.secrets.map(async (n) => [n, await fetch('secrets', n)] as const)));
   const pods = await listPods(kube, ns, buildLabelSelector(workload.spec?.selector)).catch(() => []);
   const pod = pods.find((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
-  const env = resolveEnv(container as Parameters<typeof resolveEnv>[0], { configMaps, secrets, ...(pod ? { pod: pod as never } : {}) });
+  const resolved = resolveEnv(container as Parameters<typeof resolveEnv>[0], { configMaps, secrets, ...(pod ? { pod: pod as never } : {}) });
+  const { env, withheld } = applyWithheldEnv(resolved, await fetchWithholdRules(kube, ns, { ...cmd.workload, ...(workload.metadata?.labels ? { labels: workload.metadata.labels } : {}) }));
+  if (withheld.length) io.screen.warn(`Withheld by InterceptPolicy: ${withheld.join(', ')}`);
   io.print(formatEnv(env, cmd.format));
   if (env.unresolved.length && cmd.format === 'json') io.screen.warn(`${env.unresolved.length} variable(s) could not be resolved (see "unresolved")`);
   return 0;

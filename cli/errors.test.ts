@@ -15,6 +15,8 @@ describe('explainKubeError', () => {
     ['404 of a resource type the server does not serve', { code: 404, body: '404 page not found' }, { verb: 'list' as const, resource: 'intercepts.detour.dev' }, /does not serve intercepts\.detour\.dev/],
     ['422 with the API server message', status(422, 'Intercept.detour.dev "x" is invalid: spec.ttl: must be a duration', 'Invalid'), create, /refused the intercepts\.detour\.dev in namespace shop \(422 Invalid\): .*spec\.ttl/],
     ['429', { code: 429, body: '' }, create, /throttling/],
+    ['an admission webhook refusal is printed as the API server sent it', status(403, 'admission webhook "intercepts.detour.dev" denied the request: Intercept shop/a: denied by InterceptPolicy shop/devs (rule modes): mode Mirror is not allowed (allowed: Steal)', 'Forbidden'), create,
+      /^admission webhook "intercepts\.detour\.dev" denied the request: Intercept shop\/a: denied by InterceptPolicy shop\/devs \(rule modes\): mode Mirror is not allowed \(allowed: Steal\)$/],
     ['500', status(500, 'etcd down', 'InternalError'), create, /^create intercepts\.detour\.dev "alice-checkout" in namespace shop failed with HTTP 500: etcd down$/],
     ['connection refused', Object.assign(new Error('connect ECONNREFUSED 1.2.3.4:6443'), { code: 'ECONNREFUSED' }), create, /^cannot reach the Kubernetes API server at https:\/\/k8s:6443 \(connection refused\): is the cluster running/],
     ['an untrusted certificate', Object.assign(new Error('self-signed'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), create, /\(untrusted self-signed certificate\)/],

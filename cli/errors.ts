@@ -61,6 +61,9 @@ export function explainKubeError(err: unknown, action: ApiAction): string {
   }
   const status = parseStatus(e.body);
   const message = status?.message ? `: ${status.message}` : '';
+  // An admission webhook's refusal (an InterceptPolicy, the creator stamp) says exactly what and
+  // why: print it as the API server sent it, not as a missing RBAC permission.
+  if (status?.message?.startsWith('admission webhook ')) return status.message;
   switch (e.code) {
     case 401:
       return `the cluster did not accept your credentials (401 Unauthorized): log in again or check the kubeconfig's user`;

@@ -39,11 +39,23 @@ describe('tables', () => {
 
   it('lists workload, match, mode, owner, phase, clients and age', () => {
     const text = buildListTable([icpt('alice-checkout'), icpt('bob-checkout', { status: { phase: 'Conflict', clients: 0 } }), icpt('x-checkout', { metadata: { name: 'x-checkout', namespace: 'shop', deletionTimestamp: 'now', creationTimestamp: '2024-05-01T11:59:00Z' } })], now, false).split('\n');
-    expect(text[0]).toMatch(/^NAME +WORKLOAD +MATCH +MODE +OWNER +PHASE +CLIENTS +AGE$/);
-    expect(text[1]).toMatch(/^alice-checkout +deployment\/checkout:http +x-detour-user=alice +Steal +alice@example.com +Active +2 +5m$/);
-    expect(text[2]).toMatch(/^bob-checkout .* +Conflict +0 +5m$/);
+    expect(text[0]).toMatch(/^NAME +WORKLOAD +MATCH +MODE +OWNER +PHASE +CLIENTS +CREATOR +AGE$/);
+    expect(text[1]).toMatch(/^alice-checkout +deployment\/checkout:http +x-detour-user=alice +Steal +alice@example.com +Active +2 +- +5m$/);
+    expect(text[2]).toMatch(/^bob-checkout .* +Conflict +0 +- +5m$/);
     expect(text[3]).toMatch(/Terminating/);
     expect(buildListTable([icpt('alice-checkout')], now, true).split('\n')[1]).toMatch(/^shop +alice-checkout/);
+  });
+
+  it('shows the creator admission recorded and, once policies apply, the policy that allows each', () => {
+    const stamped = icpt('alice-checkout', { metadata: { name: 'alice-checkout', namespace: 'shop', creationTimestamp: '2024-05-01T11:55:00Z', annotations: { 'detour.dev/creator': '{"username":"alice","groups":["developers"]}' } }, status: { phase: 'Active', clients: 1, allowedBy: 'InterceptPolicy shop/devs' } });
+    const text = buildListTable([stamped, icpt('bob-checkout')], now, false).split('\n');
+    expect(text[0]).toMatch(/ CLIENTS +CREATOR +POLICY +AGE$/);
+    expect(text[1]).toMatch(/ Active +1 +alice +InterceptPolicy shop\/devs +5m$/);
+    expect(text[2]).toMatch(/ Active +2 +- +- +5m$/);
+    const status = formatStatus(stamped, [], now);
+    expect(status).toMatch(/Creator: +alice \(groups developers\)/);
+    expect(status).toMatch(/Policy: +InterceptPolicy shop\/devs/);
+    expect(formatStatus(icpt('bob-checkout'), [], now)).toMatch(/Policy: +none selects this workload/);
   });
 
   it('-o wide shows every rule kind\'s value, fallback, sidecars and expiry (never without a ttl)', () => {
@@ -53,11 +65,11 @@ describe('tables', () => {
       icpt('re-checkout', { spec: { workload: { kind: 'Deployment', name: 'checkout' }, match: { headers: [{ name: 'x-user', regex: 'ali(ce|son)' }], pathPrefix: '/api' }, ttl: '1h' }, status: { phase: 'Pending' } }),
       icpt('old-checkout', { status: { phase: 'Expired', expiresAt: '2024-05-01T11:00:00Z' } }),
     ], now, false, true).split('\n');
-    expect(text[0]).toMatch(/^NAME +WORKLOAD +MATCH +MODE +FALLBACK +OWNER +PHASE +CLIENTS +SIDECARS +EXPIRES +AGE$/);
-    expect(text[1]).toMatch(/^alice-checkout +\S+ +x-detour-user=alice +Steal +App +alice@example.com +Active +1 +2\/3 +in 2h +5m$/);
-    expect(text[2]).toMatch(/^team-checkout +\S+ +x-tenant\^=team- +Steal +Reject +Active +0 +- +never +5m$/);
-    expect(text[3]).toMatch(/^re-checkout +\S+ +x-user~=ali\(ce\|son\), path under \/api +Steal +App +Pending +0 +- +<pending> +5m$/);
-    expect(text[4]).toMatch(/ expired +5m$/);
+    expect(text[0]).toMatch(/^NAME +WORKLOAD +MATCH +MODE +FALLBACK +OWNER +PHASE +CLIENTS +SIDECARS +EXPIRES +CREATOR +AGE$/);
+    expect(text[1]).toMatch(/^alice-checkout +\S+ +x-detour-user=alice +Steal +App +alice@example.com +Active +1 +2\/3 +in 2h +- +5m$/);
+    expect(text[2]).toMatch(/^team-checkout +\S+ +x-tenant\^=team- +Steal +Reject +Active +0 +- +never +- +5m$/);
+    expect(text[3]).toMatch(/^re-checkout +\S+ +x-user~=ali\(ce\|son\), path under \/api +Steal +App +Pending +0 +- +<pending> +- +5m$/);
+    expect(text[4]).toMatch(/ expired +- +5m$/);
   });
 });
 

@@ -5,6 +5,12 @@ import type { Intercept } from '../core/api/intercept.js';
 import type { TunnelRequestEvent } from '../core/tunnel/developer.js';
 import { describeMatch } from './spec.js';
 import { formatWorkload } from '../core/workload-ref.js';
+import { readCreator } from '../core/policy/creator.js';
+
+/** Who created it, as admission recorded it (`-` for Intercepts from before admission recorded it). */
+export function formatCreator(i: Intercept): string {
+  return readCreator(i.metadata.annotations)?.username ?? '-';
+}
 
 /** `14:03:09` in local time. */
 function formatClock(d: Date): string {
@@ -58,9 +64,14 @@ export function formatExpiry(i: Intercept, now: Date): string {
   return new Date(at) > now ? `in ${formatAge(now.toISOString(), new Date(at))}` : 'expired';
 }
 
-/** `detour list` (`wide` adds fallback, sidecars and expiry, like kubectl's `-o wide` columns). */
+/**
+ * `detour list` (`wide` adds fallback, sidecars and expiry, like kubectl's `-o wide` columns).
+ * CREATOR is who admission recorded; POLICY (shown when some Intercept has one) the policy that
+ * allows it, as the operator last found.
+ */
 export function buildListTable(items: readonly Intercept[], now: Date, allNamespaces: boolean, wide = false): string {
-  const header = [...(allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'WORKLOAD', 'MATCH', 'MODE', ...(wide ? ['FALLBACK'] : []), 'OWNER', 'PHASE', 'CLIENTS', ...(wide ? ['SIDECARS', 'EXPIRES'] : []), 'AGE'];
+  const policies = items.some((i) => i.status?.allowedBy);
+  const header = [...(allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'WORKLOAD', 'MATCH', 'MODE', ...(wide ? ['FALLBACK'] : []), 'OWNER', 'PHASE', 'CLIENTS', ...(wide ? ['SIDECARS', 'EXPIRES'] : []), 'CREATOR', ...(policies ? ['POLICY'] : []), 'AGE'];
   const rows = items.map((i) => [
     ...(allNamespaces ? [i.metadata.namespace] : []),
     i.metadata.name,
@@ -72,6 +83,8 @@ export function buildListTable(items: readonly Intercept[], now: Date, allNamesp
     i.metadata.deletionTimestamp ? 'Terminating' : i.status?.phase ?? '<none>',
     String(i.status?.clients ?? 0),
     ...(wide ? [i.status?.sidecars ? `${i.status.sidecars.ready}/${i.status.sidecars.desired}` : '-', formatExpiry(i, now)] : []),
+    formatCreator(i),
+    ...(policies ? [i.status?.allowedBy ?? '-'] : []),
     formatAge(i.metadata.creationTimestamp, now),
   ]);
   return formatTable([header, ...rows]);
@@ -98,6 +111,10 @@ export function formatStatus(i: Intercept, events: readonly EventJson[], now: Da
     `  Mode:      ${i.spec.mode ?? 'Steal'} (fallback ${i.spec.fallback ?? 'App'})`,
   ];
   if (i.spec.owner) lines.push(`  Owner:     ${i.spec.owner}`);
+  const creator = readCreator(i.metadata.annotations);
+  lines.push(`  Creator:   ${creator ? `${creator.username}${creator.groups.length ? ` (groups ${creator.groups.join(', ')})` : ''}` : '- (not recorded: created before admission recorded creators)'}`);
+  lines.push(`  Policy:    ${s.allowedBy ?? (s.conditions?.find((c) => c.type === 'Routed')?.reason === 'PolicyDenied' ? 'none allows it (see Routed)' : 'none selects this workload')}`);
+  if (i.spec.connectors?.length) lines.push(`  Connect:   ${i.spec.connectors.map((c) => `${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name}`).join(', ')}`);
   lines.push(`  Phase:     ${i.metadata.deletionTimestamp ? 'Terminating' : s.phase ?? '<none yet>'}`);
   lines.push(`  Sidecars:  ${s.sidecars ? `${s.sidecars.ready}/${s.sidecars.desired} ready` : '-'}`);
   lines.push(`  Clients:   ${s.clients ?? 0}`);

@@ -1,6 +1,6 @@
 // Help texts, one per command, each with examples. Pure data.
 
-export const COMMANDS = ['intercept', 'run', 'connect', 'list', 'status', 'leave', 'env', 'version'] as const;
+export const COMMANDS = ['intercept', 'run', 'connect', 'list', 'status', 'leave', 'env', 'policy', 'version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const GLOBAL = `Cluster options (like kubectl):
@@ -22,6 +22,7 @@ Commands:
   leave NAME          delete an Intercept (its requests go back to the cluster at once)
   env WORKLOAD        print a workload's environment, to run the same service locally
   run WORKLOAD -- CMD run CMD with the workload's environment, files and cluster network
+  policy check WORKLOAD  what the InterceptPolicies would allow (a server-side dry run)
   version             the CLI's version, the operator's and the sidecars' (skew policy)
 
 Examples:
@@ -191,6 +192,20 @@ Examples:
 
 ${GLOBAL}`,
 
+  policy: `detour policy check — what the InterceptPolicies would allow, before trying
+
+Usage:
+  detour policy check WORKLOAD [--header NAME=VALUE ...] [--mode steal|mirror|outbound] [--ttl D] [options]
+
+Asks the cluster to admit the Intercept that "detour intercept" would create with the same flags,
+as a server-side dry run (nothing is created): prints the policy that allows it (and the ttl or
+owner admission would give it), or the refusal exactly as admission words it, naming the policy
+and the rule. Exit code 0 when allowed, 1 when refused.
+
+Options:
+      --header, --baggage, --cookie, --query RULE, --path-prefix PATH, --port PORT, --mode MODE,
+      --ttl DURATION        as for detour intercept
+`,
   env: `detour env — print a workload's environment, to run the same service locally
 
 Usage:

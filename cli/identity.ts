@@ -2,8 +2,8 @@
 // SelfSubjectReview (authentication.k8s.io/v1, Kubernetes 1.28+, allowed to every authenticated
 // user) returns the username the API server authenticated, whatever the credential (client
 // certificate, token, exec plugin, OIDC). Without it (older cluster, refused) the kubeconfig's user
-// entry name of the current context stands in, then the local OS user. Until admission records the
-// creator (the policy issue), `owner` stays informational: anyone may write any value in it.
+// entry name of the current context stands in, then the local OS user. `owner` is a display name:
+// admission records the real creator in detour.dev/creator (docs/policy.md).
 
 import type { Kube } from './kube.js';
 

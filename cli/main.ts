@@ -2,6 +2,7 @@
 // The detour CLI (also `kubectl detour`). The only file that reads process.argv and process.env;
 // everything else takes what it needs as parameters.
 
+import { runPolicyCheck } from './policy-check.js';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { parseCommandLine, type Command } from './args.js';
 import { runConnect, runEnv, runIntercept, runLeave, runList, runStatus, type Io } from './commands.js';
@@ -42,6 +43,7 @@ async function run(command: Command, io: Io): Promise<number> {
         case 'leave': return runLeave(kube, command, io);
         case 'env': return runEnv(kube, command, io);
         case 'run': return runRun(kube, command, io);
+        case 'policy-check': return runPolicyCheck(kube, command, io);
       }
     }
   }

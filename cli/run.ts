@@ -27,6 +27,8 @@ import { resourcePath, statusOf, type Kube } from './kube.js';
 import { buildLabelSelector, buildTunnelUrl, planReplicas, type PodJson } from './replicas.js';
 import type { Screen } from './session.js';
 import { buildSocksProxy, type LocalConnectionEvent } from './socks-proxy.js';
+import { applyWithheldEnv, fetchWithholdRules, isMountWithheld } from './withhold.js';
+import type { WorkloadKind } from '../core/workload-ref.js';
 import { planVolumeFiles, planVolumeReferences, type FetchedObject, type VolumeJson, type VolumeMountJson } from './volume-files.js';
 import type { ContainerJson, WorkloadJson } from './workload.js';
 
@@ -96,9 +98,14 @@ async function fetchObject(kube: Kube, ns: string, kind: 'configmaps' | 'secrets
 }
 
 /** Env vars and volume files of the container, read from the cluster. Never logs values. */
-async function gatherContainer(kube: Kube, ns: string, workload: WorkloadJson, container: ContainerJson, screen: Screen) {
+async function gatherContainer(kube: Kube, ns: string, workload: WorkloadJson, container: ContainerJson, screen: Screen, kind: WorkloadKind) {
   const podSpec = (workload.spec?.template?.spec ?? {}) as { volumes?: VolumeJson[] };
-  const mounts = ((container as { volumeMounts?: VolumeMountJson[] }).volumeMounts ?? []);
+  const withhold = await fetchWithholdRules(kube, ns, { kind, name: workload.metadata.name, ...(workload.metadata.labels ? { labels: workload.metadata.labels } : {}) });
+  const mounts = ((container as { volumeMounts?: VolumeMountJson[] }).volumeMounts ?? []).filter((m) => {
+    if (!isMountWithheld(withhold, m.name)) return true;
+    screen.warn(`Not written under ${m.mountPath}: volume ${m.name} is withheld by InterceptPolicy`);
+    return false;
+  });
   const envRefs = planEnvReferences(container as Parameters<typeof planEnvReferences>[0]);
   const volRefs = planVolumeReferences(podSpec.volumes ?? [], mounts);
   const cmNames = [...new Set([...envRefs.configMaps, ...volRefs.configMaps])];
@@ -110,7 +117,8 @@ async function gatherContainer(kube: Kube, ns: string, workload: WorkloadJson, c
   }]));
   const pods = await listPods(kube, ns, buildLabelSelector(workload.spec?.selector)).catch(() => [] as PodJson[]);
   const pod = pods.find((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp) as never;
-  const env = resolveEnv(container as Parameters<typeof resolveEnv>[0], { configMaps: asEnv(configMaps, false), secrets: asEnv(secrets, true), ...(pod ? { pod } : {}) });
+  const { env, withheld } = applyWithheldEnv(resolveEnv(container as Parameters<typeof resolveEnv>[0], { configMaps: asEnv(configMaps, false), secrets: asEnv(secrets, true), ...(pod ? { pod } : {}) }), withhold);
+  if (withheld.length) screen.warn(`Withheld by InterceptPolicy: ${withheld.join(', ')}`);
   for (const u of env.unresolved) screen.warn(`Environment variable ${u.name} not set: ${u.reason}`);
   const files = planVolumeFiles(podSpec.volumes ?? [], mounts, { configMaps, secrets, ...(pod ? { pod } : {}) });
   for (const s of files.skipped) screen.warn(`Not written under ${s.mountPath}: ${s.reason}`);
@@ -163,7 +171,7 @@ export async function runLocalCommand(o: LocalRunOptions): Promise<number> {
       screen.info(`Forwarding 127.0.0.1:${port} → ${f.target.host}:${f.target.port} in the cluster`);
     }
 
-    const { env, files } = await gatherContainer(kube, ns, o.workload, o.container, screen);
+    const { env, files } = await gatherContainer(kube, ns, o.workload, o.container, screen, o.intercept.spec.workload.kind);
     const dir = await mkdtemp(join(o.host.tmpDir, 'detour-run-'));
     closers.push(() => rm(dir, { recursive: true, force: true }));
     await chmod(dir, 0o700);

@@ -12,7 +12,7 @@ export interface ContainerJson {
 
 export interface WorkloadJson {
   kind?: string;
-  metadata: { name: string; namespace?: string; uid?: string };
+  metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string> };
   spec?: {
     replicas?: number;
     selector?: { matchLabels?: Record<string, string>; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> };

@@ -11,12 +11,16 @@ import type { Registry } from 'prom-client';
 import type { KeyPairPem } from '../core/tls/certificates.js';
 import { certificateValidity } from '../core/tls/certificates.js';
 import type { Logger } from '../core/logging.js';
-import { decideAdmission } from './admission.js';
+import { decideAdmission, readAdmissionReview } from './admission.js';
+import { buildDenied, buildInterceptReview, planInterceptAdmission, workloadOfObject, type InterceptAdmissionRequest, type PolicyContext } from './intercept-admission.js';
+import type { WorkloadName } from '../core/workload-ref.js';
 import type { InjectionConfig } from './config.js';
 import { buildErrorBody, classifyFastifyError, WEBHOOK_ERRORS } from './errors.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export const MUTATE_PATH = '/mutate';
+/** Intercept admission: the creator stamp and the policies (intercept-admission.ts). */
+export const INTERCEPTS_PATH = '/intercepts';
 /** Pods are at most ~1.5 MiB in etcd; an AdmissionReview carries one (plus oldObject on updates). */
 export const DEFAULT_BODY_LIMIT = 3 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -36,6 +40,11 @@ export interface WebhookAppDeps {
   isReady?: () => boolean;
   /** Monotonic milliseconds, for the latency histogram. */
   monotonicNow?: () => number;
+  /**
+   * Reads the policies for an Intercept's admission (intercept-policy-source.ts). Absent: the
+   * webhook has no API access, and every Intercept is refused (the security boundary fails closed).
+   */
+  policyContext?: (namespace: string, workload: WorkloadName) => Promise<PolicyContext>;
 }
 
 export type WebhookApp = FastifyInstance;
@@ -118,6 +127,33 @@ export function buildApp(deps: WebhookAppDeps): WebhookApp {
     const level = decision.result === 'error' ? 'error' : decision.result === 'injected' ? 'info' : 'debug';
     request.log[level]({ uid: decision.review.response.uid, result: decision.result, warnings: decision.warnings.length > 0 ? decision.warnings : undefined }, decision.message);
     return reply.code(200).send(decision.review);
+  });
+
+  app.post(INTERCEPTS_PATH, { onRequest: requireJson }, async (request, reply) => {
+    const started = now();
+    const read = readAdmissionReview(request.body);
+    if (!read.ok) {
+      deps.metrics.observeAdmission('malformed', 0);
+      return reply.code(400).send(buildErrorBody(read.code, read.reason));
+    }
+    const r = read.request as InterceptAdmissionRequest;
+    const workload = workloadOfObject(r.object);
+    let ctx: PolicyContext = { policies: [] };
+    if (workload && (r.operation === 'CREATE' || r.operation === 'UPDATE')) {
+      if (!deps.policyContext) return reply.code(200).send(buildInterceptReview(buildDenied(r.uid, 'the detour webhook cannot read InterceptPolicies (no API access); Intercepts are refused until it can')));
+      try {
+        ctx = await deps.policyContext(r.namespace ?? '', workload);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        request.log.warn({ uid: r.uid, code }, 'Failed to read InterceptPolicies; refused the Intercept');
+        deps.metrics.admissions.inc({ result: 'intercept_error' });
+        return reply.code(200).send(buildInterceptReview(buildDenied(r.uid, `the detour webhook could not read InterceptPolicies (${typeof code === 'number' ? `HTTP ${code}` : 'API unreachable'}); try again`, 503)));
+      }
+    }
+    const decision = planInterceptAdmission(r, ctx);
+    deps.metrics.observeAdmission(`intercept_${decision.result}` as never, Math.max(0, now() - started) / 1000);
+    request.log.info({ uid: r.uid, user: r.userInfo?.username, operation: r.operation, result: decision.result, policy: decision.policy, dryRun: r.dryRun === true }, decision.message);
+    return reply.code(200).send(buildInterceptReview(decision.response));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,6 +1,7 @@
 // The webhook's entry point: the only file that reads process.env. Builds the logger, metrics,
 // the serving certificate (from the mounted Secret) and app, listens, and shuts down cleanly on SIGTERM.
 
+import { KubeConfig } from '@kubernetes/client-node';
 import { buildLogger } from '../core/logging.js';
 import { buildRegistry } from '../core/metrics.js';
 import type { KeyPairPem } from '../core/tls/certificates.js';
@@ -8,6 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { buildApp, buildMetricsApp, reloadServingCertificate, type WebhookApp } from './app.js';
 import { fetchCertificateFiles, startCertificateFileWatcher } from './certificate-files.js';
 import { buildWebhookMetrics } from './metrics.js';
+import { fetchPolicyContext } from './intercept-policy-source.js';
+import { buildKubeClient } from '../core/kube/client.js';
 import { readWebhookSettings } from './settings.js';
 import { sleep } from '../core/sleep.js';
 
@@ -55,7 +58,14 @@ async function main(): Promise<void> {
   const caTimer = setInterval(() => void readCa(), 10_000);
   caTimer.unref();
 
-  const app = buildApp({ config: settings.injection, logger, metrics, tls: initial, isReady: () => true, operatorCa: () => operatorCa });
+  // Intercept admission reads the InterceptPolicies with the pod's own (read-only) service account.
+  const apiConfig = new KubeConfig();
+  apiConfig.loadFromDefault();
+  const api = buildKubeClient(apiConfig);
+  const app = buildApp({
+    config: settings.injection, logger, metrics, tls: initial, isReady: () => true, operatorCa: () => operatorCa,
+    policyContext: (namespace, workload) => fetchPolicyContext(api, namespace, workload),
+  });
   holder.app = app;
   const metricsApp = buildMetricsApp(registry, logger);
   await app.listen({ host: settings.host, port: settings.port });

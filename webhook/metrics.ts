@@ -12,7 +12,7 @@ export interface WebhookMetrics {
 }
 
 export function buildWebhookMetrics(registry: Registry): WebhookMetrics {
-  const admissions = new Counter({ name: 'detour_webhook_admissions_total', help: 'AdmissionReviews answered, by result (injected, skipped, ignored, malformed, error).', labelNames: ['result'], registers: [registry] });
+  const admissions = new Counter({ name: 'detour_webhook_admissions_total', help: 'AdmissionReviews answered, by result (pods: injected, skipped, ignored, malformed, error; Intercepts: intercept_allowed, intercept_denied, intercept_ignored, intercept_error).', labelNames: ['result'], registers: [registry] });
   const admissionDuration = new Histogram({
     name: 'detour_webhook_admission_duration_seconds', help: 'Time to answer an AdmissionReview, from body parsed to response built.',
     labelNames: ['result'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry],

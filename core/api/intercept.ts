@@ -30,6 +30,15 @@ export interface InterceptSpec {
   owner?: string;
   /** A Go duration string (`8h`, `1h30m`). */
   ttl?: string;
+  /** Who else may connect (read the token); the creator always may. Allowed by policy. */
+  connectors?: InterceptConnector[];
+}
+
+/** A RoleBinding subject: who may read this Intercept's token Secret. */
+export interface InterceptConnector {
+  kind: 'User' | 'Group' | 'ServiceAccount';
+  name: string;
+  namespace?: string;
 }
 
 export interface InterceptStatus {
@@ -42,6 +51,8 @@ export interface InterceptStatus {
   expiresAt?: string;
   /** The Detour version of the operator that wrote this status (0.2.0 on). */
   operatorVersion?: string;
+  /** `Kind [ns/]name` of the policy that allows it; absent when no policy selects the workload. */
+  allowedBy?: string;
 }
 
 export interface ObjectMeta {

@@ -1,5 +1,5 @@
 // Builds the Intercept controller: its sources (informers on Intercepts, the three workload kinds,
-// managed Secrets, Services, pods; the control hub's change channel), the queue, the reconciler.
+// managed Secrets, Services, pods, the two policy kinds; the control hub's change channel), the queue, the reconciler.
 // The one builder: operator.ts runs it while leading, the benchmark (bench/operator-scale.ts) and
 // the reconciler's unit tests run it against an in-memory API. Nothing happens until `start()`.
 
@@ -18,6 +18,8 @@ import { buildEventRecorder } from '../events.js';
 import { interceptIndexers, NAMESPACE_INDEX, namespaceIndexers, planInterceptEnqueue, planPodEnqueue, WORKLOAD_INDEX, workloadIndexKey } from './enqueue.js';
 import { SELECTOR_INDEX, selectorIndexers, selectorIndexValues, slimPod } from './pods.js';
 import { InterceptReconciler } from './reconciler.js';
+import { PolicyInformers } from './policy-informers.js';
+import { AccessApplier } from './access-apply.js';
 import type { Service } from './service-bypass.js';
 import type { Secret } from './token.js';
 import type { Pod, Workload } from './workload.js';
@@ -122,15 +124,23 @@ export function buildInterceptController(deps: InterceptControllerDeps): Interce
   // The hub says when a workload's sidecar stats can have changed (first ack, disconnect, clients).
   const hubSource = channelSource(deps.hubChanges, (w) => { for (const k of interceptsOf(w)) add(k); });
 
+  // InterceptPolicies (#15): a namespaced policy's change re-queues the Intercepts of its namespace,
+  // a cluster policy's all of them (policies change rarely).
+  const policies = new PolicyInformers({
+    client: deps.client, logger: deps.logger, resyncMs: deps.resyncMs, staleAfterMs: deps.staleAfterMs,
+    onChange: (namespace) => { for (const i of namespace === undefined ? intercepts.list() : intercepts.byIndex(NAMESPACE_INDEX, namespace)) add(interceptKey(i)); },
+  });
+
   const reconciler = new InterceptReconciler({
     client: deps.client, intercepts, workloads, secrets, services, pods, hub: deps.hub,
     record: buildEventRecorder(deps.client, deps.identity, deps.logger), logger: deps.logger, now: deps.now,
+    policies, access: new AccessApplier(deps.client),
   });
   const controller = new Controller({
     name: INTERCEPT_CONTROLLER,
     queue,
     reconciler,
-    sources: [intercepts, ...WORKLOAD_KINDS.map((k) => workloads[k]), secrets, services, pods, hubSource],
+    sources: [intercepts, ...WORKLOAD_KINDS.map((k) => workloads[k]), secrets, services, pods, policies, hubSource],
     // The first pass: every Intercept once, before any table is published.
     initialKeys: () => intercepts.list().map(interceptKey),
     workers: deps.workers ?? 4,

@@ -15,6 +15,7 @@ import { canonicalJson } from '../canonical-json.js';
 import { broadMirrorProblem } from './broad-mirror.js';
 import { planSidecarVersions, SIDECARS_CURRENT } from './sidecar-versions.js';
 import { DETOUR_VERSION } from '../../core/version/version.js';
+import type { PolicyVerdict } from '../../core/policy/evaluate.js';
 import { describeBypass, planServiceBypass, type Service } from './service-bypass.js';
 import { desiredReplicas, isOptedIn, podsNotTakingOver, podsWithoutSidecar, resolvePort, type Pod, type Workload } from './workload.js';
 
@@ -40,6 +41,8 @@ export interface Gathered {
   sidecars: SidecarStats;
   /** Services in the Intercept's namespace; undefined when they were not gathered. */
   services?: Service[];
+  /** The policies' verdict (operator/reconcile/policy.ts); undefined when policies are not watched. */
+  policy?: PolicyVerdict;
 }
 
 export interface PlannedEvent {
@@ -156,6 +159,10 @@ export function planIntercept(g: Gathered, now: Date): Plan {
     phase = 'Expired';
     notRoutedReason = 'Expired';
     notRoutedMessage = `ttl ${i.spec.ttl} ran out at ${rfc3339(expiresAt)}; create a new Intercept (or raise spec.ttl) to route again`;
+  } else if (g.policy && !g.policy.allowed) {
+    phase = 'Failed';
+    notRoutedReason = 'PolicyDenied';
+    notRoutedMessage = `${g.policy.message}; matching requests go to the app`;
   } else if (regexProblem !== undefined) {
     phase = 'Failed';
     notRoutedReason = 'InvalidRegex';
@@ -257,6 +264,11 @@ export function planIntercept(g: Gathered, now: Date): Plan {
     tokenSecretName: tokenSecretName(i.metadata.name),
   };
   if (gen === undefined) delete status.observedGeneration;
+  if (g.policy?.allowed && g.policy.policy) status.allowedBy = g.policy.policy;
+  const routedBefore = i.status?.conditions?.find((c) => c.type === CONDITION.routed);
+  if (notRoutedReason === 'PolicyDenied' && (routedBefore?.reason !== 'PolicyDenied' || routedBefore.message !== notRoutedMessage)) {
+    events.push({ type: 'Warning', reason: 'PolicyDenied', message: notRoutedMessage.charAt(0).toUpperCase() + notRoutedMessage.slice(1) });
+  }
   if (expiresAt) status.expiresAt = rfc3339(expiresAt);
 
   const previousPhase = i.status?.phase;

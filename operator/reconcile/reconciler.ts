@@ -1,10 +1,11 @@
 // The Intercept reconciler, level-based: a key goes in, the world is read, nothing from the
 // triggering event is trusted. One pass runs small reconcilers in order, each gather → decide → act:
 //   1. deletion: withdraw the route, remove the finalizer (and stop)
-//   2. gather: the workload, its pods, siblings on the same workload and port, Services, the hub's
+//   2. gather: the workload, its pods, the policies' verdict (policy.ts), siblings on the same workload and port, Services, the hub's
 //      view of the sidecars, the token Secret (all from informer caches; the Secret is read when
 //      the cache has not seen it yet)
-//   3. token credential (token.ts): mint the tunnel token when there is none → its hash
+//   3. token credential (token.ts): mint the tunnel token when there is none → its hash; access to
+//      it (access.ts): a Role on that one Secret bound to the creator and the connectors (#15)
 //   4. route + status (plan.ts, pure): phase, conditions, the complete route, finalizer, opt-in
 //   5. act: finalizer, workload opt-in (opt-in.ts), route into the hub, status PUT when it
 //      changed, Events
@@ -30,6 +31,10 @@ import { podsOf } from './pods.js';
 import type { Service } from './service-bypass.js';
 import { ensureToken, planToken, type Secret } from './token.js';
 import type { Pod, Workload } from './workload.js';
+import { planAccess } from './access.js';
+import type { AccessApplier } from './access-apply.js';
+import { planPolicyVerdict } from './policy.js';
+import type { PolicyInformers } from './policy-informers.js';
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -45,6 +50,10 @@ export interface ReconcilerDeps {
   record: EventRecorder;
   logger: Logger;
   now: () => Date;
+  /** InterceptPolicies (#15): absent, none are enforced. */
+  policies?: PolicyInformers;
+  /** Per-Intercept access to the token Secret (#15): absent, none is granted. */
+  access?: AccessApplier;
 }
 
 function interceptPath(ns: string, name: string, sub?: string): string {
@@ -65,6 +74,7 @@ export class InterceptReconciler implements Reconciler {
     if (!cached) {
       // Gone (finalizer already removed, or deleted while we were not leading): withdraw its route.
       this.written.forget(key);
+      d.access?.forget(key);
       d.hub.removeRoute(key);
       return {};
     }
@@ -79,14 +89,20 @@ export class InterceptReconciler implements Reconciler {
     // Gather.
     const now = d.now();
     const gathered = this.gather(key, i, now);
+    const policy = d.policies ? planPolicyVerdict(i, await d.policies.gather(i.metadata.namespace, gathered.workload?.metadata.labels)) : undefined;
     const secretName = tokenSecretName(i.metadata.name);
     const secret = d.secrets.get(`${i.metadata.namespace}/${secretName}`) ?? await readOptional(d.client.request<Secret>('GET', resourcePath('', 'v1', 'secrets', i.metadata.namespace, secretName)));
 
     // Token credential: gather → decide → act, before the route is planned (the route carries its hash).
     const token = await ensureToken(d, i, planToken(i, secret));
+    // Access to that token (#15): a Role on the one Secret, bound to the creator and the connectors.
+    if (d.access) {
+      const changed = await d.access.ensure(key, planAccess(i));
+      if (changed) d.logger.info({ intercept: key, changed }, 'Granted access to the token Secret to the creator and connectors');
+    }
 
     // Route + status: decide.
-    const plan = planIntercept({ ...gathered, tokenHash: token.tokenHash, tokenSecretForeign: token.foreign }, now);
+    const plan = planIntercept({ ...gathered, tokenHash: token.tokenHash, tokenSecretForeign: token.foreign, ...(policy ? { policy } : {}) }, now);
 
     // Act.
     if (plan.addFinalizer) i = await this.addFinalizer(key, i);

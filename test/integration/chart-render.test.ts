@@ -70,9 +70,9 @@ describe('the Helm chart', () => {
     await expect(render('x', 'operatorReplicas=3')).rejects.toThrow(/operatorReplicas/);
   });
 
-  it('ships the CRD byte for byte as crds/ has it', () => {
-    const chart = readFileSync(join(CHART_DIR, 'crds', 'intercepts.detour.dev.yaml'));
-    const source = readFileSync(join(repoRoot, 'crds', 'intercepts.detour.dev.yaml'));
+  it.each(['intercepts', 'interceptpolicies', 'clusterinterceptpolicies'])('ships the CRD %s.detour.dev byte for byte as crds/ has it', (plural) => {
+    const chart = readFileSync(join(CHART_DIR, 'crds', `${plural}.detour.dev.yaml`));
+    const source = readFileSync(join(repoRoot, 'crds', `${plural}.detour.dev.yaml`));
     expect(chart.equals(source)).toBe(true);
   });
 
@@ -94,7 +94,7 @@ describe('the Helm chart', () => {
   it('renders the webhook configuration of webhook/registration.ts, without a caBundle the operator would fight over', async () => {
     const ms = await render('detour-system');
     const rendered = find(ms, 'MutatingWebhookConfiguration')!;
-    const built = buildMutatingWebhookConfiguration({ name: 'detour', clientConfig: { service: { namespace: 'detour-system', name: 'detour-webhook' } } });
+    const built = buildMutatingWebhookConfiguration({ name: 'detour', clientConfig: { service: { namespace: 'detour-system', name: 'detour-webhook' } }, interceptAdmission: { operatorUsername: 'system:serviceaccount:detour-system:detour-operator' } });
     expect(rendered.metadata.name).toBe(built.metadata.name);
     expect(rendered.metadata.annotations).toBeUndefined();
     expect(rendered.webhooks).toEqual(built.webhooks);
@@ -146,16 +146,20 @@ describe('the Helm chart', () => {
     expect(JSON.stringify(configuration.webhooks![0]!.namespaceSelector)).toContain('"tools"');
   });
 
-  it('grants the webhook no API access and developers only what an intercept needs', async () => {
+  it('grants the webhook read-only API access for Intercept admission, and developers only what an intercept needs', async () => {
     const ms = await render('detour-system');
     const webhookAccount = find(ms, 'ServiceAccount', 'detour-webhook')!;
-    expect(webhookAccount.automountServiceAccountToken).toBe(false);
-    const bindings = ms.filter((m) => m.kind === 'RoleBinding' || m.kind === 'ClusterRoleBinding') as Array<Manifest & { subjects: Array<{ name: string }> }>;
-    expect(bindings.flatMap((b) => b.subjects.map((s) => s.name))).not.toContain('detour-webhook');
+    expect(webhookAccount.automountServiceAccountToken).toBeUndefined();
+    const bindings = ms.filter((m) => m.kind === 'RoleBinding' || m.kind === 'ClusterRoleBinding') as Array<Manifest & { roleRef: { name: string }; subjects: Array<{ name: string }> }>;
+    expect(bindings.filter((b) => b.subjects.some((s) => s.name === 'detour-webhook')).map((b) => b.roleRef.name)).toEqual(['detour-webhook']);
+    const webhookRole = find(ms, 'ClusterRole', 'detour-webhook')!;
+    expect(webhookRole.rules!.flatMap((r) => r.verbs)).toEqual(['list', 'get', 'get']);
+    expect(webhookRole.rules!.flatMap((r) => r.resources)).not.toContain('secrets');
     const developer = find(ms, 'ClusterRole', 'detour-developer')!;
     // The tunnel is a WebSocket upgrade (a GET): no create, which would allow POST to any pod port.
     expect(developer.rules).toContainEqual({ apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] });
     expect(developer.rules).toContainEqual(expect.objectContaining({ apiGroups: ['detour.dev'], resources: ['intercepts'], verbs: expect.arrayContaining(['create', 'get', 'list', 'watch', 'delete']) }));
-    expect(developer.rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
+    // No Secrets at all: each Intercept's token is readable through a Role of its own (operator/reconcile/access.ts).
+    expect(developer.rules!.some((r) => r.resources.includes('secrets'))).toBe(false);
   });
 });

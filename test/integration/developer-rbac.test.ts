@@ -294,13 +294,13 @@ describe('what the developer cannot do', () => {
     }
   });
 
-  it('FINDING: can read any Secret of its own namespace by name (the role grants get on all Secrets)', async () => {
-    // RBAC cannot restrict `get secrets` to the operator's token Secrets (resourceNames must be
-    // known in advance; labels are not an RBAC criterion). docs/install.md says so; this pins it
-    // down so that a tighter design (see the report) updates this test on purpose.
+  it('cannot read any Secret of its own namespace either: the role has no get secrets (#15)', async () => {
+    // The developer reads an Intercept's token through the Role the operator creates for that
+    // Intercept alone (operator/reconcile/access.ts), so the ClusterRole needs no Secret access.
     const devCore = dev.makeApiClient(CoreV1Api);
-    const secret = await devCore.readNamespacedSecret({ namespace: ns, name: 'db-password' });
-    expect(Buffer.from(secret.data!.password!, 'base64').toString()).toBe('s3cret');
+    expect(await asDeveloper(() => devCore.readNamespacedSecret({ namespace: ns, name: 'db-password' }))).toBe(403);
+    const role = await rbac.readClusterRole({ name: `${fullname(detour.releaseName)}-developer` });
+    expect(role.rules!.some((r) => r.resources?.includes('secrets'))).toBe(false);
   });
 });
 
