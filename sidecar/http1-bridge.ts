@@ -13,6 +13,8 @@ export interface BridgeEvents {
   onResponseDone(): void;
   /** Node destroyed the connection (an aborted answer) or the bridge was torn down. */
   onDestroyed(): void;
+  /** Node ended the connection (after its answer, or after the client's FIN). */
+  onEnded(): void;
   /** Node's parser wants more of the request (after `feed` returned false). */
   onWantMore(): void;
 }
@@ -28,7 +30,8 @@ export class RequestBridge extends Duplex {
     readonly startedAt: number,
     private readonly events: BridgeEvents,
   ) {
-    super({ allowHalfOpen: true });
+    // Destroyed by the byte path when the client's socket closes, never on its own (as a socket would).
+    super({ allowHalfOpen: true, autoDestroy: false });
   }
 
   /** Feeds request bytes; false when Node wants no more for now (the byte path pauses the client). */
@@ -44,7 +47,7 @@ export class RequestBridge extends Duplex {
     if (this.client.write(chunk)) cb();
     else this.client.once('drain', () => cb());
   }
-  override _final(cb: (err?: Error | null) => void): void { cb(); }
+  override _final(cb: (err?: Error | null) => void): void { cb(); this.events.onEnded(); }
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void { this.events.onDestroyed(); cb(err); }
 
   get remoteAddress(): string | undefined { return this.client.remoteAddress; }

@@ -100,6 +100,8 @@ interface Sink {
   abort(): void;
   /** Any byte of a final answer reached the client. */
   readonly answered: boolean;
+  /** The client sent FIN; without this the exchange is aborted. */
+  clientEnded?(): void;
 }
 
 export class Http1Connection {
@@ -176,8 +178,14 @@ export class Http1Connection {
     else if (this.buf!.length - this.off > this.env.ctx.maxHeaderSize) this.socket.pause();
   };
 
-  /** The client's FIN aborts what is in flight, as Node's http server does (no half-open HTTP). */
-  private readonly onEnd = (): void => { this.destroy(); };
+  /**
+   * The client's FIN aborts what is in flight, as Node's http server does (no half-open HTTP); a
+   * request on the Node path gets the FIN itself, so Node's own handling applies there.
+   */
+  private readonly onEnd = (): void => {
+    if ((this.phase === 'wait' || this.phase === 'body') && this.sink?.clientEnded !== undefined) this.sink.clientEnded();
+    else this.destroy();
+  };
 
   private readonly onClose = (): void => {
     if (this.phase === 'gone') return;
@@ -359,12 +367,14 @@ export class Http1Connection {
     const finishIfDone = (): void => {
       if (!requestDone || !responseDone || detached) return;
       detached = true;
-      const close = bridge!.writableEnded;
+      if (bridge!.writableEnded) { this.socket.once('close', () => bridge!.destroy()); this.exchangeDone(true); return; }
       process.nextTick(() => bridge!.destroy());
-      this.exchangeDone(close);
+      this.exchangeDone(false);
     };
     bridge = new RequestBridge(this.socket, decision, this.requestStartedAt, {
       onResponseDone: () => { responseDone = true; finishIfDone(); },
+      // Node ended the connection: the client's socket ends too, and the bridge closes with it (as a socket would).
+      onEnded: () => { if (!detached) { detached = true; this.socket.once('close', () => bridge!.destroy()); this.exchangeDone(true); } },
       onDestroyed: () => { if (!detached) { detached = true; this.exchangeFailed(); } },
       onWantMore: () => { if (this.phase === 'body') this.socket.resume(); },
     });
@@ -375,6 +385,7 @@ export class Http1Connection {
       requestDone: () => { requestDone = true; finishIfDone(); },
       abort: () => { if (!detached) { detached = true; bridge!.destroy(); } },
       get answered() { return bridge!.answered; },
+      clientEnded: () => { bridge!.push(null); },
     });
   }
 }
