@@ -360,32 +360,31 @@ export class Http1Connection {
 
   private toNodePath(node: NodePath, buf: Buffer, head: RequestHead, decision: Exclude<Decision, { kind: 'app' }>): void {
     const bytes = buf.subarray(head.start, head.end);
-    let bridge: RequestBridge | undefined;
     let requestDone = false;
     let responseDone = false;
     let detached = false;
     const finishIfDone = (): void => {
       if (!requestDone || !responseDone || detached) return;
       detached = true;
-      if (bridge!.writableEnded) { this.socket.once('close', () => bridge!.destroy()); this.exchangeDone(true); return; }
-      process.nextTick(() => bridge!.destroy());
+      if (bridge.writableEnded) { this.socket.once('close', () => bridge.destroy()); this.exchangeDone(true); return; }
+      process.nextTick(() => bridge.destroy());
       this.exchangeDone(false);
     };
-    bridge = new RequestBridge(this.socket, decision, this.requestStartedAt, {
+    const bridge: RequestBridge = new RequestBridge(this.socket, decision, this.requestStartedAt, {
       onResponseDone: () => { responseDone = true; finishIfDone(); },
       // Node ended the connection: the client's socket ends too, and the bridge closes with it (as a socket would).
-      onEnded: () => { if (!detached) { detached = true; this.socket.once('close', () => bridge!.destroy()); this.exchangeDone(true); } },
+      onEnded: () => { if (!detached) { detached = true; this.socket.once('close', () => bridge.destroy()); this.exchangeDone(true); } },
       onDestroyed: () => { if (!detached) { detached = true; this.exchangeFailed(); } },
       onWantMore: () => { if (this.phase === 'body') this.socket.resume(); },
     });
     node.serve(bridge);
     bridge.feed(bytes);
     this.startBody(head, {
-      write: (chunk) => bridge!.feed(chunk),
+      write: (chunk) => bridge.feed(chunk),
       requestDone: () => { requestDone = true; finishIfDone(); },
-      abort: () => { if (!detached) { detached = true; bridge!.destroy(); } },
-      get answered() { return bridge!.answered; },
-      clientEnded: () => { bridge!.push(null); },
+      abort: () => { if (!detached) { detached = true; bridge.destroy(); } },
+      get answered() { return bridge.answered; },
+      clientEnded: () => { bridge.push(null); },
     });
   }
 }
@@ -462,7 +461,7 @@ class AppExchange implements Sink, AppConnectionOwner {
   }
 
   private readResponseHeads(): void {
-    let buf = this.respBuf!;
+    const buf = this.respBuf!;
     let from = 0;
     for (;;) {
       const r = parseResponseHead(buf, from, MAX_RESPONSE_HEAD, this.head.method === 'HEAD');

@@ -20,6 +20,8 @@ export class ChunkedFraming {
   private digits = 0;
   private remaining = 0;
   private trailerBytes = 0;
+  /** The current trailer's name, lower-case (first 20 characters). */
+  private trailerName = '';
   /** Why the body was refused, once `feed` returned -1. */
   error: string | undefined;
 
@@ -89,12 +91,16 @@ export class ChunkedFraming {
           break;
         case S.TrailerStart:
           if (c === 0x0d) this.state = S.FinalLf;
-          else if (isTchar(c)) this.state = S.TrailerName;
+          else if (isTchar(c)) { this.state = S.TrailerName; this.trailerName = String.fromCharCode(c | 0x20); }
           else return this.fail('invalid trailer line');
           break;
         case S.TrailerName:
-          if (c === 0x3a) this.state = S.TrailerValue;
-          else if (!isTchar(c)) return this.fail('invalid trailer name');
+          if (c === 0x3a) {
+            // Framing fields have no business in trailers; Node's parser refuses them too.
+            if (this.trailerName === 'content-length' || this.trailerName === 'transfer-encoding') return this.fail(`${this.trailerName} in trailers`);
+            this.state = S.TrailerValue;
+          } else if (!isTchar(c)) return this.fail('invalid trailer name');
+          else if (this.trailerName.length < 20) this.trailerName += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
           break;
         case S.TrailerValue:
           if (c === 0x0d) this.state = S.TrailerLf;

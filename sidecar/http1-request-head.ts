@@ -4,6 +4,8 @@
 // calls ambiguous is refused here, before a byte is forwarded (docs/sidecar.md, "What the sidecar
 // refuses"): a proxy that frames a request differently from the app behind it is a smuggling target.
 
+import { METHODS } from 'node:http';
+
 /** One field line: `name` lower-cased, value with surrounding whitespace removed; offsets into the head buffer. */
 export interface FieldLine {
   name: string;
@@ -42,6 +44,7 @@ export type HeadResult =
   | { kind: 'refused'; status: 400 | 417 | 431; reason: string; clientErrorKind: string }
   | { kind: 'head'; head: RequestHead };
 
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const INCOMPLETE: HeadResult = Object.freeze({ kind: 'incomplete' });
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'host']);
 
@@ -84,6 +87,8 @@ export function parseRequestHead(buf: Buffer, from: number, maxHeadBytes: number
   while (i < lf - 1 && TCHAR[buf[i]!] === 1) i++;
   if (i === pos || buf[i] !== 0x20) return refuse('malformed request line');
   const method = buf.toString('latin1', pos, i);
+  // Node's parser (and so the sidecar before the byte path) knows a fixed set of methods.
+  if (!KNOWN_METHODS.has(method)) return refuse('unknown method');
   const ts = ++i;
   while (i < lf - 1 && TARGET[buf[i]!] === 1) i++;
   if (i === ts || buf[i] !== 0x20) return refuse('malformed request line');
@@ -104,7 +109,7 @@ export function parseRequestHead(buf: Buffer, from: number, maxHeadBytes: number
       if (pos + 1 >= buf.length) return INCOMPLETE;
       if (buf[pos + 1] !== 0x0a) return refuse('bare CR in the header section');
       if (pos + 2 - from > maxHeadBytes) return tooLarge();
-      return planHead(method, target, minor, start, pos + 2, lineEnd, fields);
+      return planHead(buf, method, target, minor, start, pos + 2, lineEnd, fields);
     }
     if (c0 === 0x0a) return refuse('bare LF in the header section');
     if (c0 === 0x20 || c0 === 0x09) return refuse('obs-fold (a header line starting with whitespace)');
@@ -115,6 +120,15 @@ export function parseRequestHead(buf: Buffer, from: number, maxHeadBytes: number
     fields.push(line);
     pos = eol + 1;
   }
+}
+
+/** Removes SP and HTAB around a list element (String.trim would also remove NBSP, which is a value byte). */
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
 function tooLarge(): HeadResult {
@@ -148,7 +162,7 @@ export function parseFieldLine(buf: Buffer, start: number, eol: number): FieldLi
 }
 
 /** Decides framing and the connection options from the field lines (RFC 9112 §6.3, §9.6, §7.8). */
-function planHead(method: string, target: string, minor: number, start: number, end: number, lineEnd: number, fields: FieldLine[]): HeadResult {
+function planHead(buf: Buffer, method: string, target: string, minor: number, start: number, end: number, lineEnd: number, fields: FieldLine[]): HeadResult {
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
   let connection: string | undefined;
@@ -156,6 +170,8 @@ function planHead(method: string, target: string, minor: number, start: number, 
   let upgradeHeader = false;
   let expect: string | undefined;
   for (const f of fields) {
+    // HTAB is OWS, but Node's parser refuses it around some framing values (`\t5`, `chunked\t`).
+    if ((f.name === 'content-length' || f.name === 'transfer-encoding') && buf.indexOf(0x09, f.start) >= 0 && buf.indexOf(0x09, f.start) < f.end) return refuse(`HTAB in ${f.name}`);
     switch (f.name) {
       case 'content-length':
         if (contentLength !== undefined) return refuse('several Content-Length headers');
@@ -176,7 +192,7 @@ function planHead(method: string, target: string, minor: number, start: number, 
   let connectionUpgrade = false;
   if (connection !== undefined) {
     for (const t of connection.split(',')) {
-      const token = t.trim().toLowerCase();
+      const token = trimOws(t).toLowerCase();
       if (token === '') continue;
       if (FRAMING.has(token)) return refuse(`Connection must not name ${token}`, 'connection_names_framing');
       if (token === 'close') close = true;
@@ -191,7 +207,7 @@ function planHead(method: string, target: string, minor: number, start: number, 
     if (minor === 0) return refuse('Transfer-Encoding in an HTTP/1.0 request');
     // Empty list elements are valid HTTP, but parsers disagree on them (Node's reads `chunked,` as
     // not chunked): refused, so the app can never frame the body differently.
-    const codings = transferEncoding.split(',').map((c) => c.trim());
+    const codings = transferEncoding.split(',').map(trimOws);
     if (codings.includes('')) return refuse('empty element in Transfer-Encoding');
     const last = codings.at(-1)?.toLowerCase();
     if (last !== 'chunked') return refuse('Transfer-Encoding must end with chunked');
@@ -201,13 +217,13 @@ function planHead(method: string, target: string, minor: number, start: number, 
     }
     body = { kind: 'chunked' };
   } else if (contentLength !== undefined) {
-    if (!/^\d{1,15}$/.test(contentLength)) return refuse('invalid Content-Length');
+    if (!/^\d{1,15}$/.test(contentLength)) return refuse('invalid Content-Length'); // no sign, list, hex or HTAB
     const length = Number(contentLength);
     if (length > 0) body = { kind: 'length', length };
   }
   let expectContinue = false;
   if (expect !== undefined) {
-    if (expect.trim().toLowerCase() !== '100-continue') return { kind: 'refused', status: 417, reason: 'unsupported Expect', clientErrorKind: 'expectation' };
+    if (trimOws(expect).toLowerCase() !== '100-continue') return { kind: 'refused', status: 417, reason: 'unsupported Expect', clientErrorKind: 'expectation' };
     expectContinue = true;
   }
   if (method === 'CONNECT') return refuse('CONNECT is not supported');

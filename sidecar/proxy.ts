@@ -8,7 +8,6 @@
 import net from 'node:net';
 import { PrefixedSocket } from '../core/prefixed-socket.js';
 import { Http1Connection, type BytePathEnv } from './http1-byte-path.js';
-import type { NodePath } from './http1-node-path.js';
 import { buildProxyContext, KEEP_ALIVE_TIMEOUT_MS, type ProxyDeps } from './proxy-context.js';
 import type { H2cPath } from './proxy-h2c.js';
 
