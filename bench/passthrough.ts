@@ -12,45 +12,14 @@ import { freePort, profileArgs, REPO_ROOT, sleep, startChild, startRole, waitFor
 import { percentile, ratioOf, summarize } from './stats.js';
 import type { Tools } from './ensure-tools.js';
 import type { BenchPlan } from './plan.js';
+import { buildNginxProxyConfig } from '../test/fixtures/nginx-proxy.js';
 
 type Name = 'direct' | 'sidecar' | 'nginx';
-
-function nginxConfig(prefix: string, listenPort: number, appPort: number): string {
-  return `worker_processes 1;
-daemon off;
-master_process on;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 100000;
-  upstream app { server 127.0.0.1:${appPort}; keepalive 64; keepalive_requests 100000; }
-  server {
-    listen 127.0.0.1:${listenPort};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_buffering off;
-    }
-  }
-}
-`;
-}
 
 async function startNginx(bin: string, appPort: number): Promise<Child<{ port: number }>> {
   const prefix = mkdtempSync(join(tmpdir(), 'detour-bench-nginx-'));
   const port = await freePort();
-  writeFileSync(join(prefix, 'nginx.conf'), nginxConfig(prefix, port, appPort));
+  writeFileSync(join(prefix, 'nginx.conf'), buildNginxProxyConfig(prefix, port, appPort));
   const child = await startChild<{ port: number }>(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], {
     name: 'nginx', ready: async () => { await waitForHttp(`http://127.0.0.1:${port}/`); return { port }; },
   });
