@@ -573,16 +573,17 @@ class AppExchange implements Sink, AppConnectionOwner {
       this.up.socket.write(this.forwardHead);
       return;
     }
-    this.fail(`app not reachable on port ${this.ctx.appPort}: ${code}`, !this.gotResponseBytes);
+    this.fail(`app not reachable on port ${this.ctx.appPort}: ${code}`);
   }
 
-  private fail(detail: string, unreachable = false): void {
+  /** 502 while the client got nothing of the answer (the detail goes to the log), else the connection is dropped. */
+  private fail(detail: string): void {
     if (this.finished) return;
     this.finished = true;
     this.up.owner = undefined;
     this.up.socket.destroy();
     if (!this.answered) {
-      this.ctx.record('failed', this.intercept, this.startedAt, unreachable ? detail : detail);
+      this.ctx.record('failed', this.intercept, this.startedAt, detail);
       writeRawResponse(this.conn.socket, 502, CLIENT_REASON.upstream);
       this.conn.exchangeClosed();
       return;

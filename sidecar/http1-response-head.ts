@@ -39,6 +39,10 @@ export function parseResponseHead(buf: Buffer, from: number, maxHeadBytes: numbe
     if (buf[pos] === 0x0d && buf[pos + 1] === 0x0a) { pos += 2; break; }
     const eol = buf.indexOf(0x0a, pos);
     if (eol < 0) return buf.length - from > maxHeadBytes ? { kind: 'invalid', reason: 'response head too large' } : INCOMPLETE;
+    if (buf[eol - 1] !== 0x0d) return { kind: 'invalid', reason: 'header line must end with CRLF' };
+    // Only three fields matter for framing: the others are passed on without being decoded.
+    const nameLength = buf.indexOf(0x3a, pos) - pos;
+    if (nameLength !== 14 && nameLength !== 17 && nameLength !== 10) { pos = eol + 1; continue; }
     const f = parseFieldLine(buf, pos, eol);
     if (typeof f === 'string') return { kind: 'invalid', reason: f };
     if (f.name === 'content-length') {
