@@ -3,7 +3,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
-import net from 'node:net';
 import WebSocket from 'ws';
 import { connectTunnel, TunnelRefusedError } from '../core/tunnel/developer.js';
 import { CLOSE, TUNNEL_SUBPROTOCOL } from '../core/tunnel/protocol.js';
@@ -20,17 +19,7 @@ beforeAll(async () => {
 afterAll(async () => { await h.close(); });
 
 /** Writes raw bytes to a port and collects whatever comes back until the peer closes. */
-function raw(port: number, data: string | Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(data));
-    let out = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { out += c; });
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    s.setTimeout(5000, () => s.destroy());
-  });
-}
+const raw = async (port: number, data: string | Buffer): Promise<string> => (await exchangeCase(port, data, 5000)).received;
 
 describe('the inbound proxy', () => {
   it('answers a malformed request with 400', async () => {

@@ -9,21 +9,12 @@ import http from 'node:http';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { request, startHarness, userRoute, type Harness } from '../test/fixtures/sidecar-harness.js';
+import { exchangeCase } from '../test/fixtures/smuggling-corpus.js';
 
 const run = promisify(execFile);
 
 /** Writes `data` on one connection and collects everything until the server closes or `quietMs` pass. */
-function rawExchange(port: number, data: string, quietMs = 1500): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(data));
-    let out = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { out += c; });
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    s.setTimeout(quietMs, () => s.destroy());
-  });
-}
+const rawExchange = async (port: number, data: string, quietMs: number): Promise<string> => (await exchangeCase(port, data, quietMs)).received;
 
 /** A TCP "app" that answers every request head with `answer` (raw bytes) and then, if `close`, closes. */
 async function startRawApp(answer: string, close: boolean): Promise<{ port: number; close(): Promise<void> }> {
