@@ -27,6 +27,17 @@ describe('the inbound proxy', () => {
     expect(await raw(h.proxyPort, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
   });
 
+  // RFC 9112 §3: Node's parser tolerated these and the sidecar forwarded what it parsed (issue #16).
+  it.each([
+    ['a doubled space', 'GET  /x HTTP/1.1'],
+    ['version 2.0', 'GET /x HTTP/2.0'],
+    ['a tab for a space', 'GET\t/x HTTP/1.1'],
+  ])('answers a request line that is not `method SP target SP HTTP/1.x` (%s) with 400 and close', async (_name, line) => {
+    const reply = await raw(h.proxyPort, `${line}\r\nHost: x\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).toMatch(/\r\nConnection: close\r\n/);
+  });
+
   it.each([
     ['a chunk size that is not hex', 'zz\r\nhello\r\n0\r\n\r\n'],
     ['a chunk without its CRLF', '5\r\nhelloXX0\r\n\r\n'],
