@@ -85,10 +85,11 @@ export interface ThroughputRun {
   errors: number;
 }
 
-/** wrk -t1 -cN -dS; returns requests/s and the request count. */
-export async function wrk(bin: string, url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<ThroughputRun> {
+/** wrk -t1 -cN -dS (with a Lua `script` when given); returns requests/s and the request count. */
+export async function wrk(bin: string, url: string, connections: number, seconds: number, headers: Record<string, string> = {}, script?: string): Promise<ThroughputRun> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  if (script !== undefined) args.push('-s', script);
   args.push(url);
   const { stdout } = await run(bin, args, { timeout: (seconds + 20) * 1000 });
   const requests = Number(/(\d+) requests in ([\d.]+)(m?s)/.exec(stdout)?.[1] ?? NaN);

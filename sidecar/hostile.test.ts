@@ -3,12 +3,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
-import net from 'node:net';
 import WebSocket from 'ws';
 import { connectTunnel, TunnelRefusedError } from '../core/tunnel/developer.js';
 import { CLOSE, TUNNEL_SUBPROTOCOL } from '../core/tunnel/protocol.js';
 import { startRecordingServer, type RecordedRequest, type RecordingServer } from '../test/fixtures/recording-server.js';
-import { buildSmugglingCorpus, splitResponses } from '../test/fixtures/smuggling-corpus.js';
+import { buildSmugglingCorpus, exchangeCase, ownedBy, planCaseProblems, splitResponses, type CaseOutcome } from '../test/fixtures/smuggling-corpus.js';
 import { request, startHarness, userRoute, waitFor, type Harness } from '../test/fixtures/sidecar-harness.js';
 
 let h: Harness;
@@ -20,22 +19,23 @@ beforeAll(async () => {
 afterAll(async () => { await h.close(); });
 
 /** Writes raw bytes to a port and collects whatever comes back until the peer closes. */
-function raw(port: number, data: string | Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(data));
-    let out = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { out += c; });
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    s.setTimeout(5000, () => s.destroy());
-  });
-}
+const raw = async (port: number, data: string | Buffer): Promise<string> => (await exchangeCase(port, data, 5000)).received;
 
 describe('the inbound proxy', () => {
   it('answers a malformed request with 400', async () => {
     expect(await raw(h.proxyPort, 'THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect(await raw(h.proxyPort, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  // RFC 9112 §3: Node's parser tolerated these and the sidecar forwarded what it parsed (issue #16).
+  it.each([
+    ['a doubled space', 'GET  /x HTTP/1.1'],
+    ['version 2.0', 'GET /x HTTP/2.0'],
+    ['a tab for a space', 'GET\t/x HTTP/1.1'],
+  ])('answers a request line that is not `method SP target SP HTTP/1.x` (%s) with 400 and close', async (_name, line) => {
+    const reply = await raw(h.proxyPort, `${line}\r\nHost: x\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).toMatch(/\r\nConnection: close\r\n/);
   });
 
   it.each([
@@ -211,20 +211,8 @@ describe('generated smuggling corpus', () => {
   let app: RecordingServer;
   let laptop: RecordingServer;
   const corpus = buildSmugglingCorpus();
-  const results = new Map<string, { received: string; closedByServer: boolean }>();
+  const results = new Map<string, CaseOutcome>();
   const seen: RecordedRequest[] = [];
-
-  /** Writes one case and collects the answer until the sidecar closes or goes quiet. */
-  const exchange = (bytes: string): Promise<{ received: string; closedByServer: boolean }> => new Promise((resolve) => {
-    const s = net.connect(rh.proxyPort, '127.0.0.1', () => s.write(Buffer.from(bytes, 'latin1')));
-    let received = '';
-    let quiet = false;
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => { received += c; });
-    s.on('error', () => undefined);
-    s.setTimeout(1500, () => { quiet = true; s.destroy(); });
-    s.on('close', () => resolve({ received, closedByServer: !quiet }));
-  });
 
   beforeAll(async () => {
     app = await startRecordingServer();
@@ -232,18 +220,19 @@ describe('generated smuggling corpus', () => {
     rh = await startHarness({ ports: [{ name: 'http', appPort: app.port, listenPort: 0 }] });
     rh.setRoutes([userRoute('alice', 'alice-token')]);
     const tunnel = await rh.developer('alice-token', { target: laptop.url });
-    await Promise.all(corpus.map(async (c) => { results.set(c.id, await exchange(c.bytes)); }));
+    for (let i = 0; i < corpus.length; i += 60) {
+      await Promise.all(corpus.slice(i, i + 60).map(async (c) => { results.set(c.id, await exchangeCase(rh.proxyPort, c.bytes)); }));
+    }
     await new Promise((r) => setTimeout(r, 100)); // let aborted forwards settle at the app
     seen.push(...app.requests, ...laptop.requests);
     await tunnel.close();
   });
   afterAll(async () => { await rh.close(); await Promise.all([app.close(), laptop.close()]); });
 
-  const ownedBy = (r: RecordedRequest, id: string): boolean => r.path === `/c/${id}` || r.path.startsWith(`/c/${id}/`);
-
-  it('covers every family the issue names', () => {
-    expect(new Set(corpus.map((c) => c.family))).toEqual(new Set(['cl-te', 'te-cl', 'te-te', 'te-only', 'te-header', 'connection', 'content-length', 'chunk', 'header', 'request-line', 'framed-body', 'pipelined']));
-    expect(corpus.length).toBeGreaterThan(80);
+  it('covers every family the issue names, with hundreds of generated cases', () => {
+    const families = new Set(corpus.map((c) => c.family));
+    for (const f of ['cl-te', 'te-cl', 'te-te', 'te-only', 'te-header', 'connection', 'content-length', 'chunk', 'header', 'request-line', 'framed-body', 'pipelined', 'classic-cl-te', 'classic-te-cl', 'classic-te-te', 'gen-chunk-ext', 'gen-value-ctl']) expect(families).toContain(f);
+    expect(corpus.length).toBeGreaterThan(300);
   });
 
   it('never lets a body become a request: the app and the laptop only see request lines the client wrote', () => {
@@ -251,25 +240,7 @@ describe('generated smuggling corpus', () => {
   });
 
   it.each(corpus.map((c) => [c.id, c] as const))('%s: refused with 4xx and close, or forwarded exactly as answered', (_id, c) => {
-    const { received, closedByServer } = results.get(c.id)!;
-    const responses = splitResponses(received);
-    const answered = responses.filter((r) => r.status < 400);
-    const refused = responses.filter((r) => r.status >= 400);
-    // Something always comes back, and a refusal is the last thing on the connection.
-    expect(responses.length).toBeGreaterThan(0);
-    if (refused.length > 0) {
-      expect(responses.at(-1)!.status).toBeGreaterThanOrEqual(400);
-      expect(refused).toHaveLength(1);
-      expect(refused[0]!.status).toBeLessThan(500);
-      expect(refused[0]!.headers.connection).toBe('close');
-      expect(closedByServer).toBe(true);
-    }
-    // What the upstreams completed is exactly what the client got answers for (count, method,
-    // path and body length: the same framing on both sides of the sidecar).
-    const completed = seen.filter((r) => ownedBy(r, c.id) && r.complete).map((r) => ({ method: r.method, path: r.path, bodyBytes: r.body.length }));
-    const answers = answered.map((r) => JSON.parse(r.body) as { method: string; path: string; bodyBytes: number });
-    const byPath = (a: { path: string }, b: { path: string }): number => a.path.localeCompare(b.path);
-    expect([...completed].sort(byPath)).toEqual([...answers].sort(byPath));
+    expect(planCaseProblems(c, results.get(c.id)!, seen)).toEqual([]);
   });
 
   it('answers pipelined requests in order, each routed on its own', () => {

@@ -2,13 +2,20 @@
 // while an intercept with a connected developer is active on the same port.
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { hashStream, patternSha256, patternStream } from '../test/fixtures/bytes.js';
 import { startRecordingServer } from '../test/fixtures/recording-server.js';
 import { request, startHarness, userRoute, type Harness } from '../test/fixtures/sidecar-harness.js';
+import { exchangeCase } from '../test/fixtures/smuggling-corpus.js';
+
+const run = promisify(execFile);
+/** Writes `data` on one connection and collects everything until the server closes or `quietMs` pass. */
+const rawExchange = async (port: number, data: string, quietMs: number): Promise<string> => (await exchangeCase(port, data, quietMs)).received;
 
 let h: Harness;
 
@@ -129,6 +136,47 @@ describe('non-matching HTTP/1.1 traffic', () => {
     } finally {
       h.setRoutes([userRoute('alice', 'alice-token')]);
     }
+  });
+});
+
+describe('the byte-level HTTP/1.1 path (http1-byte-path.ts)', () => {
+  it('answers pipelined requests in order although the first is slow and the second goes to the developer', async () => {
+    const out = await rawExchange(h.proxyPort, [
+      'GET /stream?chunks=3&size=8&delayMs=60 HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /second HTTP/1.1\r\nHost: x\r\nX-Detour-User: alice\r\n\r\n',
+      'GET /third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ].join(''), 5000);
+    const slow = out.indexOf('.......2\n');
+    const second = out.indexOf('"path":"/second"');
+    const third = out.indexOf('"path":"/third"');
+    expect([slow, second, third].every((i) => i > 0)).toBe(true);
+    expect(slow).toBeLessThan(second);
+    expect(second).toBeLessThan(third);
+    const laptop = out.indexOf('"pod":"laptop"');
+    expect(laptop > slow && laptop < third).toBe(true);
+    expect(JSON.parse(out.slice(out.lastIndexOf('\r\n\r\n') + 4)).pod).toBe('app');
+  });
+
+  it('frames HEAD, 204 and 304 answers without a body and keeps the connection for the next request', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const head = await request({ port: h.proxyPort, agent, method: 'HEAD', path: '/bytes?size=5000' });
+      const noContent = await request({ port: h.proxyPort, agent, path: '/status/204' });
+      const notModified = await request({ port: h.proxyPort, agent, path: '/status/304' });
+      const after = await request({ port: h.proxyPort, agent, path: '/after' });
+      expect([head.status, noContent.status, notModified.status, after.status]).toEqual([200, 204, 304, 200]);
+      expect([head.body.length, noContent.body.length, notModified.body.length]).toEqual([0, 0, 0]);
+      expect(after.json()).toMatchObject({ pod: 'app', path: '/after' });
+      expect([noContent.reusedSocket, notModified.reusedSocket, after.reusedSocket]).toEqual([true, true, true]);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('answers Expect: 100-continue itself and forwards the body (curl)', async () => {
+    const body = 'x'.repeat(4096);
+    const { stdout } = await run('curl', ['-sS', '-H', 'Expect: 100-continue', '-H', 'Content-Type: text/plain', '--data-binary', body, `http://127.0.0.1:${h.proxyPort}/echo`]);
+    expect(stdout.length).toBe(4096);
   });
 });
 

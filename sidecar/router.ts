@@ -72,7 +72,18 @@ export class Router {
   decide(appPort: number, path: string, headers: NodeHeaders): Decision {
     const routes = this.state.byAppPort.get(appPort);
     if (routes === undefined || routes.length === 0) return APP;
-    const route = matchRoute(routes, { path, header: headerLookup(headers) }, this.deps.now());
+    return this.decideAmong(routes, path, headerLookup(headers));
+  }
+
+  /** `decide` with a header lookup (lower-case name → value as Node would join it) instead of a header object. */
+  decideWith(appPort: number, path: string, header: (lowerCaseName: string) => string | undefined): Decision {
+    const routes = this.state.byAppPort.get(appPort);
+    if (routes === undefined || routes.length === 0) return APP;
+    return this.decideAmong(routes, path, header);
+  }
+
+  private decideAmong(routes: CompiledRoutes, path: string, header: (lowerCaseName: string) => string | undefined): Decision {
+    const route = matchRoute(routes, { path, header }, this.deps.now());
     if (route === undefined) return APP;
     const tunnel = this.deps.registry.pick(route.intercept);
     if (tunnel !== undefined) return route.route.mode === 'Mirror' ? { kind: 'mirror', route, tunnel } : { kind: 'developer', route, tunnel };
