@@ -83,6 +83,11 @@ async function expectRouted(user: string): Promise<void> {
   for (let n = 0; n < 4; n++) expect(JSON.parse((await get('/plain')).body)).toMatchObject({ pod: expect.stringMatching(/^checkout-/) });
 }
 
+/** Until the user's CLI has a tunnel to each of `replicas` sidecars (the Intercept's status.clients). */
+async function waitForClients(user: string, replicas: number): Promise<void> {
+  await waitForIntercept(client, ns, `${user}-checkout`, `${user}'s tunnels to ${replicas} replicas`, (i) => i.status?.clients === replicas);
+}
+
 async function intercept(user: string): Promise<void> {
   await createIntercept(client, ns, `${user}-checkout`, { workload: { kind: 'Deployment', name: 'checkout' }, port: 'http', owner: `${user}@example.com`, match: { headers: [{ name: 'x-detour-user', exact: user }] } });
   await waitForIntercept(client, ns, `${user}-checkout`, 'Active with both sidecars', (i) => i.status?.phase === 'Active' && i.status.sidecars?.ready === 2);
@@ -245,8 +250,12 @@ describe(`upgrading from the previous release to ${DETOUR_VERSION} with intercep
     expect(sidecarOf(fresh)!.image).toBe(`${REPOSITORY}:${DETOUR_VERSION}`);
     expect(parseInjectionRecord(fresh.metadata!.annotations![INJECTED_ANNOTATION])!.sidecarVersion).toBe(DETOUR_VERSION);
     expect(await sidecarBuild(fresh)).toBe(DETOUR_VERSION);
-    traffic!.phase = 'mixed';
     await waitForIntercept(client, ns, 'alice-checkout', 'both sidecars ready again', (i) => i.status?.sidecars?.ready === 2 && condition(i, 'SidecarsCurrent')?.message.includes('1 of 2 sidecars') === true);
+    // The replacement pod serves as soon as it is Ready; alice's CLI connects to it a moment later
+    // (until then her requests on that replica fall back to the app, as fallback: App says). Count
+    // again once her tunnels to both replicas are up.
+    await waitForClients('alice', 2);
+    traffic!.phase = 'mixed';
     await expectRouted('alice');
     await expectRouted('bob');
     const status = await runCli(['status', 'alice-checkout', '-n', ns], { KUBECONFIG });
@@ -266,6 +275,7 @@ describe(`upgrading from the previous release to ${DETOUR_VERSION} with intercep
     traffic!.phase = 'restart-back';
     const fresh = await restartOnePod();
     expect(sidecarOf(fresh)!.image).toBe(`${REPOSITORY}:${PREVIOUS}`);
+    await waitForClients('alice', 2);
     traffic!.phase = 'end';
     await expectRouted('alice');
     await traffic!.stop();
