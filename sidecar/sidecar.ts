@@ -44,6 +44,8 @@ export interface SidecarOptions {
   limits?: Partial<SidecarLimits>;
   /** How outbound streams resolve names (default: the pod's resolver through getaddrinfo). */
   outboundLookup?: LookupFn;
+  /** Tunnel subprotocols accepted, newest first (default: all this build speaks; tests stand in for older sidecars). */
+  tunnelSubprotocols?: readonly string[];
 }
 
 export interface SidecarAddresses {
@@ -99,6 +101,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   const tunnels: TunnelServer = buildTunnelServer({
     logger, metrics, registry, table: () => router.table, now, pingIntervalMs: options.tunnelPingIntervalMs, outbound,
     limits: { maxTunnels: limits.maxTunnels, maxTunnelsPerToken: limits.maxTunnelsPerToken, headersTimeoutMs: limits.headersTimeoutSeconds * 1000 },
+    ...(options.tunnelSubprotocols ? { subprotocols: options.tunnelSubprotocols } : {}),
   });
   let ready = false;
   let control: ControlClient | undefined;

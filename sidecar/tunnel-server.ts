@@ -3,14 +3,15 @@
 // under the intercepts its token matched. See core/tunnel/protocol.ts and docs/tunnel-protocol.md.
 
 import http, { STATUS_CODES, type IncomingMessage } from 'node:http';
-import http2 from 'node:http2';
 import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../core/logging.js';
 import type { RoutingTable } from '../core/routing/table.js';
 import { DEFAULT_SIDECAR_LIMITS } from '../core/sidecar-config.js';
+import { connectH2OverWebSocket } from '../core/tunnel/h2-over-websocket.js';
+import { explainRefusedOffer, parseProtocolList, pickSubprotocol, TUNNEL_SUBPROTOCOLS, tunnelModeOf, type TunnelMode } from '../core/tunnel/negotiation.js';
 import {
-  CLOSE, TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER, TUNNEL_SUBPROTOCOL,
+  CLOSE, PROTOCOLS_HEADER, TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER,
 } from '../core/tunnel/protocol.js';
 import { startHeartbeat, webSocketDuplex } from '../core/tunnel/websocket-duplex.js';
 import { OUTBOUND_PATH } from '../core/tunnel/outbound-protocol.js';
@@ -32,6 +33,11 @@ export interface TunnelServerDeps {
   /** How long a revoked tunnel's in-flight requests may take before it is closed anyway (default TUNNEL_DRAIN_MS). */
   drainMs?: number;
   limits?: TunnelLimits;
+  /**
+   * Tunnel subprotocols this sidecar accepts, newest first (default TUNNEL_SUBPROTOCOLS: v2, v1).
+   * Tests pass [v1] to stand in for a v0.1.0 sidecar.
+   */
+  subprotocols?: readonly string[];
 }
 
 /** Bounds on developer tunnels: each can hold a 4 MiB WebSocket message in memory. */
@@ -49,10 +55,10 @@ export interface TunnelServer {
   close(): Promise<void>;
 }
 
-function refuse(socket: net.Socket, status: number, reason: string): void {
+function refuse(socket: net.Socket, status: number, reason: string, extra = ''): void {
   const body = `${reason}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n${TUNNEL_REASON_HEADER}: ${reason}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n${TUNNEL_REASON_HEADER}: ${reason}\r\n${extra}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
@@ -68,6 +74,7 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
   const limits: TunnelLimits = deps.limits ?? {
     maxTunnels: DEFAULT_SIDECAR_LIMITS.maxTunnels, maxTunnelsPerToken: DEFAULT_SIDECAR_LIMITS.maxTunnelsPerToken, headersTimeoutMs: 30_000,
   };
+  const speaks = deps.subprotocols ?? TUNNEL_SUBPROTOCOLS;
   // WebSockets attached (authenticated), by token hash: counted from the upgrade until the close.
   const attached = new Map<string, number>();
   let attachedTotal = 0;
@@ -75,7 +82,7 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
     noServer: true,
     maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
     perMessageDeflate: false,
-    handleProtocols: (protocols) => (protocols.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false),
+    handleProtocols: (protocols) => pickSubprotocol(protocols, speaks) ?? false,
   });
 
   const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.headersTimeoutMs }, (req, res) => {
@@ -98,8 +105,18 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
       refuse(socket, 400, 'only WebSocket upgrades are accepted');
       return;
     }
-    const auth = authenticateTunnel(req.headers, deps.table(), deps.now());
     const remote = req.socket.remoteAddress ?? '';
+    // No common tunnel protocol: say which side to upgrade, and list what this sidecar speaks so the
+    // CLI can say it in its own words (core/tunnel/negotiation.ts). Outbound has its own subprotocol.
+    const offered = parseProtocolList(req.headers['sec-websocket-protocol']);
+    if (!isOutboundPath(req.url) && pickSubprotocol(new Set(offered), speaks) === undefined) {
+      metrics.tunnelRefused.inc({ reason: 'protocol' });
+      const reason = explainRefusedOffer(offered, speaks);
+      logger.warn({ remote, offered }, `Refused developer tunnel: ${reason}`);
+      refuse(socket, 426, reason, `${PROTOCOLS_HEADER}: ${speaks.join(', ')}\r\nUpgrade: websocket\r\n`);
+      return;
+    }
+    const auth = authenticateTunnel(req.headers, deps.table(), deps.now());
     if (!auth.ok) {
       metrics.tunnelRefused.inc({ reason: auth.code });
       logger.warn({ remote, status: auth.status, reason: auth.code }, 'Refused developer tunnel');
@@ -132,10 +149,10 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
       else refuse(socket, 404, 'this sidecar does not serve outbound streams');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => attach(ws, auth.intercepts, auth.tokenHash, remote));
+    wss.handleUpgrade(req, socket, head, (ws) => attach(ws, auth.intercepts, auth.tokenHash, remote, tunnelModeOf(ws.protocol) ?? 'v1'));
   });
 
-  function attach(ws: WebSocket, intercepts: string[], tokenHash: string, remote: string): void {
+  function attach(ws: WebSocket, intercepts: string[], tokenHash: string, remote: string, mode: TunnelMode): void {
     const id = nextId++;
     const label = intercepts.join(',');
     const bytesIn = metrics.tunnelBytes.labels(label, 'from_developer');
@@ -145,14 +162,9 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
       onBytesIn: (n) => bytesIn.inc(n), onBytesOut: (n) => bytesOut.inc(n),
       closeOnEnd: () => retiring ?? { code: CLOSE.normal, reason: 'developer tunnel drained' },
     });
-    const session = http2.connect('http://developer.detour.invalid', {
-      createConnection: () => duplex,
-      settings: TUNNEL_H2_SETTINGS,
-      maxSessionMemory: 64,
-      remoteCustomSettings: [TUNNEL_DRAIN_SETTING],
-    });
+    const session = connectH2OverWebSocket(duplex, { remoteCustomSettings: [TUNNEL_DRAIN_SETTING] });
     const peer: TunnelPeer = {
-      id, intercepts: new Set(intercepts), tokenHash, session, remoteAddress: remote, connectedAt: deps.now(),
+      id, intercepts: new Set(intercepts), tokenHash, session, mode, remoteAddress: remote, connectedAt: deps.now(),
       close: (code, reason) => {
         unregister(); // no new request picks this tunnel from now on
         if (ws.readyState === ws.OPEN) ws.close(code, reason); else ws.terminate();
@@ -195,7 +207,6 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
     // Registered once the developer's HTTP/2 SETTINGS arrive: proof it speaks the protocol.
     session.once('remoteSettings', () => {
       if (ws.readyState !== ws.OPEN) return;
-      try { session.setLocalWindowSize(TUNNEL_H2_CONNECTION_WINDOW); } catch { /* closing */ }
       if (!tunnelStillAuthorized(tokenHash, peer.intercepts, deps.table(), deps.now())) {
         peer.close(CLOSE.revoked, 'intercept no longer routed');
         return;
@@ -204,7 +215,7 @@ export function buildTunnelServer(deps: TunnelServerDeps): TunnelServer {
       counted = true;
       registry.add(peer);
       for (const i of intercepts) metrics.tunnelClients.labels(i).inc();
-      logger.info({ tunnel: id, intercepts, remote }, `Connected developer tunnel for ${label}`);
+      logger.info({ tunnel: id, intercepts, remote, protocol: ws.protocol }, `Connected developer tunnel for ${label}`);
     });
     // The developer drains (it is leaving): route nothing new here; streams in flight finish.
     session.on('remoteSettings', (settings) => {

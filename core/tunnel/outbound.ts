@@ -45,7 +45,7 @@ export interface OutboundTunnel {
 }
 
 export async function connectOutbound(options: ConnectOutboundOptions): Promise<OutboundTunnel> {
-  const ws = await openTunnelWebSocket(options, OUTBOUND_SUBPROTOCOL);
+  const ws = await openTunnelWebSocket(options, [OUTBOUND_SUBPROTOCOL]);
   return serveOutbound(ws, options);
 }
 
