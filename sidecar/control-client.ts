@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import type { AckMessage, OperatorToSidecar, ReportMessage, TableMessage } from '../core/control/protocol.js';
 import type { Logger } from '../core/logging.js';
 import type { Route, RoutingTable } from '../core/routing/table.js';
-import { startHeartbeat } from '../core/tunnel/websocket-duplex.js';
+import { startHeartbeat } from '../core/tunnel/heartbeat.js';
 
 export interface ControlClientDeps {
   /** Full ws:// or wss:// URL of the control endpoint. */

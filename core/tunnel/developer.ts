@@ -40,7 +40,8 @@ import {
   CLOSE, INTERCEPT_HEADER, METHOD_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_PING_INTERVAL_MS, UPGRADE_HEADER,
 } from './protocol.js';
 import { openTunnelWebSocket } from './tunnel-websocket.js';
-import { startHeartbeat, webSocketDuplex } from './websocket-duplex.js';
+import { startHeartbeat } from './heartbeat.js';
+import { webSocketDuplex } from './websocket-duplex.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
