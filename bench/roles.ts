@@ -71,7 +71,7 @@ async function developer(c: Config): Promise<void> {
   // BENCH_TUNNEL_MASK=random: random masking keys as over a non-loopback ws:// URL (to measure what masking costs).
   const randomMask = process.env.BENCH_TUNNEL_MASK === 'random' ? { webSocketOptions: { generateMask: (m: Buffer) => { randomFillSync(m); } } } : {};
   const tunnel = await connectTunnel({ url: String(c.url), token: String(c.token), target: String(c.target), ...randomMask });
-  ready({ ok: true });
+  ready({ ok: true, protocol: tunnel.protocol });
   await tunnel.closed;
 }
 

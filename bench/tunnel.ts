@@ -1,5 +1,5 @@
 // Item 2: requests through the developer tunnel (client → sidecar → WebSocket + HTTP/2 → developer
-// end → local service) against a raw TCP relay with the same process layout (client → relay in the
+// end → local service; HTTP/1 requests as their own bytes on detour-tunnel.v2) against a raw TCP relay with the same process layout (client → relay in the
 // sidecar's place → relay in the developer's place → the same local service). The relay is the floor
 // any tunnel has to pay: two extra loopback hops, no parsing.
 
@@ -61,8 +61,11 @@ export async function benchTunnel(plan: BenchPlan, tools: Tools, log: (l: string
     const sidecar = await startSidecarProcess(app.info.port, { DETOUR_OPERATOR_URL: operator.url, DETOUR_TOKEN_PATH: join(dir, 'token') });
     children.push(sidecar as Child);
     await operator.acked;
-    const dev = await startRole('developer', { url: `ws://127.0.0.1:${sidecar.info.tunnelPort}/tunnel`, token: TOKEN, target: `http://127.0.0.1:${laptop.info.port}` }, { nodeArgs: profileArgs('developer') });
-    children.push(dev);
+    const dev = await startRole<{ protocol?: string }>('developer', { url: `ws://127.0.0.1:${sidecar.info.tunnelPort}/tunnel`, token: TOKEN, target: `http://127.0.0.1:${laptop.info.port}` }, { nodeArgs: profileArgs('developer') });
+    children.push(dev as Child);
+    // The figures are for the tunnel protocol the current CLI and sidecar negotiate (detour-tunnel.v2:
+    // HTTP/1 requests as their own bytes); say so, so that a fallback to v1 cannot pass unnoticed.
+    notes.push(`tunnel protocol negotiated: ${dev.info.protocol ?? 'unknown'}`);
     const relay2 = await startRole<{ port: number }>('relay', { targetPort: laptop.info.port });
     const relay1 = await startRole<{ port: number }>('relay', { targetPort: relay2.info.port });
     children.push(relay2 as Child, relay1 as Child);
@@ -126,7 +129,7 @@ export async function benchTunnel(plan: BenchPlan, tools: Tools, log: (l: string
       add(`${p} 1 KB p99 idle / during 100 MB transfers`, summarize(m[p].idleP99), 'ms', `during: ${summarize(m[p].busyP99).median.toFixed(2)} ms (p50 ${summarize(m[p].idleP50).median.toFixed(2)} → ${summarize(m[p].busyP50).median.toFixed(2)} ms) at ${plan.probeRate}/s`);
     }
     const rps = ratioOf(m.tunnel.rps, m.relay.rps);
-    add('requests/s: tunnel / raw relay', rps, 'x', undefined, goalAtLeast(rps.median, 0.85));
+    add('requests/s: tunnel / raw relay', rps, 'x', undefined, goalAtLeast(rps.median, 0.5)); // issue #16 goal
     const stream = ratioOf(m.tunnel.streamMBps, m.relay.streamMBps);
     add('100 MB stream: tunnel / raw relay', stream, 'x', undefined, goalAtLeast(stream.median, 0.85));
     const hol = ratioOf(m.tunnel.busyP99, m.tunnel.idleP99);

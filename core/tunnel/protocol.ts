@@ -14,6 +14,9 @@
 //    HTTP/2 server. Every routed request is one HTTP/2 stream; the request as the sidecar received
 //    it (method, path, authority, end-to-end headers, X-Forwarded-For/Proto, body, trailers), with
 //    the `x-detour-tunnel-*` headers below. Text messages are a protocol error (close 1003).
+//    On detour-tunnel.v2 an HTTP/1.1 request instead travels as its own bytes (PROTO_HEADER
+//    `http1-bytes`, METHOD_HEADER): head and framed body as DATA; the answer is the local server's
+//    raw bytes after `:status 200` (http1-bytes-forward.ts, http1-response-framing.ts).
 // 4. WebSocket upgrades travel as an ordinary stream marked `x-detour-tunnel-upgrade: <Upgrade>`;
 //    when the local server switched protocols the developer answers `:status 200` with
 //    `x-detour-tunnel-status: 101` and the 101's headers, and the stream then carries raw bytes.
