@@ -99,14 +99,10 @@ export class Http1ResponseFraming {
           this.onHead(buf.subarray(0, end).toString('latin1'));
           break;
         }
-        case 'length': {
-          const take = Math.min(this.remaining, n - i);
-          this.events.onBody?.(chunk.subarray(i, i + take));
-          i += take;
-          this.remaining -= take;
+        case 'length':
+          i = this.takeBody(chunk, i);
           if (this.remaining === 0) this.state = 'done';
           break;
-        }
         case 'close':
           this.events.onBody?.(chunk.subarray(i));
           i = n;
@@ -127,14 +123,10 @@ export class Http1ResponseFraming {
           else this.onTrailerLine(line);
           break;
         }
-        case 'chunk-data': {
-          const take = Math.min(this.remaining, n - i);
-          this.events.onBody?.(chunk.subarray(i, i + take));
-          i += take;
-          this.remaining -= take;
+        case 'chunk-data':
+          i = this.takeBody(chunk, i);
           if (this.remaining === 0) { this.state = 'chunk-data-end'; this.crlfSeen = 0; }
           break;
-        }
         case 'chunk-data-end': {
           const expected = this.crlfSeen === 0 ? 13 : 10;
           if (chunk[i] !== expected) throw new ResponseFramingError('chunk data not followed by CRLF');
@@ -151,6 +143,14 @@ export class Http1ResponseFraming {
   end(): boolean {
     if (this.state === 'close') this.state = 'done';
     return this.state === 'done';
+  }
+
+  /** Up to `remaining` body bytes from `chunk` at `i`; returns the new offset. */
+  private takeBody(chunk: Buffer, i: number): number {
+    const take = Math.min(this.remaining, chunk.length - i);
+    this.events.onBody?.(chunk.subarray(i, i + take));
+    this.remaining -= take;
+    return i + take;
   }
 
   private onHead(text: string): void {
@@ -185,7 +185,7 @@ export class Http1ResponseFraming {
     this.keepAliveHead = version === '1.1' ? !tokens.includes('close') : tokens.includes('keep-alive');
     this.events.onHead?.(head, false);
     if (status === 101) { this.keepAliveHead = false; this.state = 'done'; return; }
-    if (this.headRequest || status === 204 || status === 304) { this.finishBodyless(); return; }
+    if (this.headRequest || status === 204 || status === 304) { this.state = 'done'; return; }
     if (transferEncoding !== undefined) {
       const codings = transferEncoding.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
       if (codings.at(-1) === 'chunked') { this.state = 'chunk-size'; return; }
@@ -195,16 +195,11 @@ export class Http1ResponseFraming {
     }
     if (contentLength !== undefined) {
       this.remaining = Number(contentLength);
-      if (this.remaining === 0) this.finishBodyless();
-      else this.state = 'length';
+      this.state = this.remaining === 0 ? 'done' : 'length';
       return;
     }
     this.keepAliveHead = false;
     this.state = 'close';
-  }
-
-  private finishBodyless(): void {
-    this.state = 'done';
   }
 
   private onChunkSize(line: string): void {
