@@ -122,7 +122,6 @@ function writeWithBackpressure(stream: http2.ClientHttp2Stream, chunk: Buffer | 
 
 /** The request body of an IncomingMessage onto a bytes stream, framed as its head says (re-chunked when it came chunked). */
 function sendBody(req: IncomingMessage, stream: http2.ClientHttp2Stream): void {
-  if (!requestHasBody(req)) { stream.end(); return; }
   const chunked = req.headers['transfer-encoding'] !== undefined;
   req.on('data', (c: Buffer) => {
     if (stream.destroyed || c.length === 0) return;
@@ -150,8 +149,12 @@ function proxyHttp1BytesToDeveloper(
     return;
   }
   stream.on('error', () => { /* handled on close */ });
-  stream.write(buildTunnelRequestHead(req));
-  sendBody(req, stream);
+  if (requestHasBody(req)) {
+    stream.write(buildTunnelRequestHead(req));
+    sendBody(req, stream);
+  } else {
+    stream.end(buildTunnelRequestHead(req)); // HEADERS + one DATA frame with END_STREAM
+  }
   let failed = false;
   const fail = (detail: string): void => {
     if (failed) return;

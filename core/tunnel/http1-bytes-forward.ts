@@ -49,13 +49,14 @@ export function forwardHttp1Bytes(
     }
     done(framing.started ? framing.status : 502, reason);
   };
-  const complete = (reusable: boolean): void => {
+  /** The response is complete; `last`: its final bytes, sent with END_STREAM. */
+  const complete = (reusable: boolean, last?: Buffer): void => {
     if (finished) return;
     finished = true;
     const s = socket!;
     s.removeListener('data', onData);
     respond();
-    stream.end();
+    if (last) stream.end(last); else stream.end();
     if (reusable && requestEnded) pool.release(s);
     else s.destroy();
     done(framing.status);
@@ -69,16 +70,14 @@ export function forwardHttp1Bytes(
       fail(`${localName} sent a malformed response: ${err instanceof ResponseFramingError ? err.message : String(err)}`);
       return;
     }
-    if (n > 0) {
-      respond();
-      sent += n;
-      if (!stream.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-        socket!.pause();
-        stream.once('drain', () => socket?.resume());
-      }
-    }
+    const data = n === chunk.length ? chunk : chunk.subarray(0, n);
+    if (n > 0) { respond(); sent += n; }
     // Bytes after the response: the connection is out of step, never reuse it.
-    if (framing.complete) complete(framing.keepAlive && n === chunk.length);
+    if (framing.complete) { complete(framing.keepAlive && n === chunk.length, n > 0 ? data : undefined); return; }
+    if (n > 0 && !stream.write(data)) {
+      socket!.pause();
+      stream.once('drain', () => socket?.resume());
+    }
   };
   const onEnd = (): void => {
     if (finished) return;
