@@ -37,3 +37,18 @@ describe('WebSocket masking', () => {
     }
   });
 });
+
+describe('connectTunnel', () => {
+  it('resolves only once the sidecar routes to the tunnel: the very next matching request reaches the laptop', async () => {
+    for (let i = 0; i < 5; i++) {
+      const tunnel = await connectTunnel({ url: h.tunnelUrl, token: 'alice-token', target: h.laptop.url });
+      try {
+        expect(h.sidecar.registry.count('shop/alice')).toBe(1);
+        expect((await request({ port: h.proxyPort, headers: { 'x-detour-user': 'alice' } })).json().pod).toBe('laptop');
+      } finally {
+        await tunnel.close({ drainMs: 0 });
+        await waitFor(() => h.sidecar.registry.count('shop/alice') === 0, 'the tunnel to leave');
+      }
+    }
+  });
+});

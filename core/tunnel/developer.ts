@@ -123,10 +123,15 @@ export async function connectTunnel(options: ConnectTunnelOptions): Promise<Tunn
   const target = new URL(options.target);
   if (target.protocol !== 'http:') throw new Error(`target must be an http:// URL, got ${target.protocol}`);
   const ws = await openTunnelWebSocket(options, options.subprotocols ?? TUNNEL_SUBPROTOCOLS);
-  return serveOpenTunnel(ws, target, options);
+  const { tunnel, acknowledged } = serveOpenTunnel(ws, target, options);
+  // Resolve once the sidecar acknowledged our HTTP/2 SETTINGS: it registers the tunnel for routing
+  // when they arrive, so from here on a matching request really comes here (before, "Serving" could
+  // be printed a moment before the sidecar routed anything to the tunnel).
+  await acknowledged;
+  return tunnel;
 }
 
-function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptions): Tunnel {
+function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptions): { tunnel: Tunnel; acknowledged: Promise<void> } {
   const log = options.logger;
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   const targetHost = target.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -152,8 +157,12 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
   const duplex = webSocketDuplex(ws, { closeOnEnd: () => (peerWentAway ? undefined : { code: CLOSE.normal, reason: 'developer closed the tunnel' }) });
   ws.on('error', (err) => log?.debug({ err: err.message }, 'Tunnel WebSocket failed'));
   let session: ServerHttp2Session | undefined;
+  let onAcknowledged: () => void = () => undefined;
+  const acknowledged = new Promise<void>((resolve) => { onAcknowledged = resolve; });
+  ws.once('close', () => onAcknowledged());
   const onSession = (s: ServerHttp2Session): void => {
     session = s;
+    s.once('localSettings', () => onAcknowledged());
     s.on('goaway', () => { peerWentAway = true; });
     s.on('close', () => {
       if (ws.readyState !== ws.OPEN) return;
@@ -249,7 +258,7 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
     }
   });
 
-  return {
+  const tunnel: Tunnel = {
     closed,
     get activeStreams() { return active; },
     protocol: ws.protocol,
@@ -267,6 +276,7 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
       return closed;
     },
   };
+  return { tunnel, acknowledged };
 }
 
 interface LocalTarget {
