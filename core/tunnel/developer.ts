@@ -2,7 +2,8 @@
 //
 //   import { connectTunnel } from '../core/tunnel/developer.js';
 //
-//   // One connection; resolves once the sidecar accepted the token, rejects with
+//   // One connection; resolves once the sidecar accepted the token and routes to the tunnel (it
+//   // acknowledged our HTTP/2 SETTINGS), rejects with
 //   // TunnelRefusedError (status 401/403 + reason) or a network error.
 //   const tunnel = await connectTunnel({
 //     url: 'ws://127.0.0.1:15021/tunnel',   // direct, port-forwarded, or the pod proxy URL
