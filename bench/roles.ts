@@ -70,8 +70,10 @@ async function developer(c: Config): Promise<void> {
   const { connectTunnel } = await import('../core/tunnel/developer.js');
   // BENCH_TUNNEL_MASK=random: random masking keys as over a non-loopback ws:// URL (to measure what masking costs).
   const randomMask = process.env.BENCH_TUNNEL_MASK === 'random' ? { webSocketOptions: { generateMask: (m: Buffer) => { randomFillSync(m); } } } : {};
-  const tunnel = await connectTunnel({ url: String(c.url), token: String(c.token), target: String(c.target), ...randomMask });
-  ready({ ok: true });
+  // BENCH_TUNNEL_PROTOCOL=v1 (or config.subprotocols): offer only detour-tunnel.v1 (HTTP/1 as HTTP/2 requests, the v0.1.0 path) to compare.
+  const v1Only = process.env.BENCH_TUNNEL_PROTOCOL === 'v1' ? { subprotocols: ['detour-tunnel.v1'] } : Array.isArray(c.subprotocols) ? { subprotocols: c.subprotocols.map(String) } : {};
+  const tunnel = await connectTunnel({ url: String(c.url), token: String(c.token), target: String(c.target), ...randomMask, ...v1Only });
+  ready({ ok: true, protocol: tunnel.protocol });
   await tunnel.closed;
 }
 

@@ -4,17 +4,16 @@
 
 import { connect as netConnect } from 'node:net';
 import type { Intercept } from '../core/api/intercept.js';
-import { connectTunnel, TunnelRefusedError, type Tunnel, type TunnelRequestEvent } from '../core/tunnel/developer.js';
-import { CLOSE, TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
-import { backoffDelay } from '../core/backoff.js';
-import { sleep } from '../core/sleep.js';
-import { formatWorkload } from '../core/workload-ref.js';
 import { fetchIntercept, fetchToken, fetchWorkload, listPods } from './cluster.js';
 import { CliError, explainLocalFailure } from './errors.js';
 import { formatDurationMs, formatRequestLine } from './format.js';
 import type { Kube } from './kube.js';
+import { connectTunnel, type TunnelRequestEvent } from '../core/tunnel/developer.js';
+import { TUNNEL_DRAIN_MS } from '../core/tunnel/protocol.js';
+import { sleep } from '../core/sleep.js';
+import { formatWorkload } from '../core/workload-ref.js';
 import { buildLabelSelector, buildTunnelUrl, diffReplicas, planReplicas, viaIsPerReplica, type Replica } from './replicas.js';
-import { describeRefusal, TUNNEL_BACKOFF } from './tunnel-plan.js';
+import { keepTunnel } from './replica-tunnel.js';
 
 export interface Screen {
   /** Progress and state changes. */
@@ -94,58 +93,29 @@ export async function startSession(o: SessionOptions): Promise<Session> {
 
   function startReplica(replica: Replica | undefined): ReplicaTunnel {
     const label = replica?.pod ?? o.via!;
-    const halted = new AbortController();
-    let current: Tunnel | undefined;
-    const loop = async (): Promise<void> => {
-      let attempt = 0;
-      while (!halted.signal.aborted) {
-        let delay: number;
-        try {
-          const url = buildTunnelUrl({ server: kube.server, namespace: ns, ...(replica ? { replica } : {}), ...(o.via ? { via: o.via } : {}) });
-          const api = o.via ? undefined : await kube.webSocketOptions();
-          current = await connectTunnel({
-            url, token: token!, target: o.target,
-            tokenHeader: o.via ? 'authorization' : 'x-detour-token',
-            ...(api ? { headers: api.headers, webSocketOptions: { ...api.options, handshakeTimeout: 15_000 } } : {}),
-            onRequest: onRequest(label),
-          });
-          if (halted.signal.aborted) { await current.close(); break; }
-          attempt = 0;
-          connected.add(label);
-          screen.info(`Connected tunnel to ${label}`);
-          reportCount();
-          const info = await current.closed;
-          current = undefined;
-          connected.delete(label);
-          if (halted.signal.aborted) break;
-          if (info.code === CLOSE.revoked) void refreshToken();
-          delay = backoffDelay(0, { ...TUNNEL_BACKOFF, random });
-          screen.warn(`Lost tunnel to ${label} (${info.code}${info.reason ? ` ${info.reason}` : ''}); reconnecting in ${formatDurationMs(delay)}`);
-        } catch (err) {
-          current = undefined;
-          if (halted.signal.aborted) break;
-          delay = backoffDelay(attempt, { ...TUNNEL_BACKOFF, random });
-          attempt++;
-          if (err instanceof TunnelRefusedError) {
-            const refusal = describeRefusal(err.status, err.reason);
-            if (refusal.refreshToken) void refreshToken();
-            screen.warn(`Tunnel to ${label} refused: ${refusal.message}; retrying in ${formatDurationMs(delay)}`);
-          } else {
-            const e = err as NodeJS.ErrnoException;
-            screen.warn(`Cannot open tunnel to ${label} (${e.code ?? e.message}); retrying in ${formatDurationMs(delay)} (attempt ${attempt})`);
-          }
-        }
-        await sleep(delay, halted.signal);
-      }
-    };
-    const done = loop();
+    const kept = keepTunnel({
+      label, screen, random,
+      connect: async (served) => {
+        const url = buildTunnelUrl({ server: kube.server, namespace: ns, ...(replica ? { replica } : {}), ...(o.via ? { via: o.via } : {}) });
+        const api = o.via ? undefined : await kube.webSocketOptions();
+        return connectTunnel({
+          url, token: token!, target: o.target,
+          tokenHeader: o.via ? 'authorization' : 'x-detour-token',
+          ...(api ? { headers: api.headers, webSocketOptions: { ...api.options, handshakeTimeout: 15_000 } } : {}),
+          onRequest: served,
+        });
+      },
+      onRequest: onRequest(label),
+      refreshToken: () => { void refreshToken(); },
+      onConnected: () => { connected.add(label); reportCount(); },
+      onDisconnected: () => { connected.delete(label); },
+      restartHint: `kubectl rollout restart ${ref.kind.toLowerCase()}/${ref.name} -n ${ns}`,
+    });
     return {
       replica: replica ?? { pod: label, uid: label, ip: '', tunnelPort: 0 },
-      inFlight: () => current?.activeStreams ?? 0,
+      inFlight: kept.inFlight,
       stop: async () => {
-        halted.abort();
-        await current?.close({ drainMs });
-        await done;
+        await kept.stop(drainMs);
         connected.delete(label);
       },
     };

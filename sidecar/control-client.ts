@@ -14,7 +14,7 @@ import { buildOfferedSubprotocols, parseControlSubprotocol, SUPPORTED_CONTROL_PR
 import { DETOUR_VERSION } from '../core/version/version.js';
 import type { Logger } from '../core/logging.js';
 import type { Route, RoutingTable } from '../core/routing/table.js';
-import { startHeartbeat } from '../core/tunnel/websocket-duplex.js';
+import { startHeartbeat } from '../core/tunnel/heartbeat.js';
 
 export interface ControlClientDeps {
   /** Full ws:// or wss:// URL of the control endpoint. */

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { connectTunnel, serveTunnel, TunnelRefusedError, type TunnelStatus } from '../core/tunnel/developer.js';
+import { connectTunnel, TunnelRefusedError } from '../core/tunnel/developer.js';
+import { keepTunnel } from '../cli/replica-tunnel.js';
 import WebSocket from 'ws';
 import { startEchoServer } from '../test/fixtures/echo-server.js';
 import { startRecordingServer, type RecordingServer } from '../test/fixtures/recording-server.js';
@@ -153,19 +154,24 @@ describe('tunnel limits', () => {
     await Promise.all([a2.close(), b1.close(), c1.close()]);
   });
 
-  it('lets serveTunnel retry a 429 (not give up as on 401/403) and connect once a slot frees', async () => {
+  it("lets the CLI's reconnect loop retry a 429 and connect once a slot frees", async () => {
     await waitFor(() => h.sidecar.registry.all().length === 0);
     const a1 = await h.developer('alice-token');
     const a2 = await h.developer('alice-token');
-    const states: TunnelStatus['state'][] = [];
-    const handle = serveTunnel({ url: h.tunnelUrl, token: 'alice-token', target: h.laptop.url, initialDelayMs: 20, maxDelayMs: 50, onStatus: (st) => states.push(st.state) });
+    const warnings: string[] = [];
+    let connected = 0;
+    const kept = keepTunnel({
+      label: 'checkout-1', random: () => 0, refreshToken: () => undefined, onRequest: () => undefined,
+      connect: (onRequest) => connectTunnel({ url: h.tunnelUrl, token: 'alice-token', target: h.laptop.url, onRequest }),
+      screen: { info: () => undefined, warn: (l) => warnings.push(l) },
+      onConnected: () => { connected++; },
+    });
     try {
-      await waitFor(() => states.filter((st) => st === 'failed').length >= 2, 'two refused attempts');
+      await waitFor(() => warnings.filter((w) => /refused: HTTP 429 — this token already has 2 tunnels/.test(w)).length >= 2, 'two refused attempts');
       await a1.close();
-      await waitFor(() => states.includes('connected'), 'the retry to connect');
-      expect(states).not.toContain('refused');
+      await waitFor(() => connected === 1, 'the retry to connect');
     } finally {
-      await handle.stop();
+      await kept.stop();
       await a2.close();
     }
   });

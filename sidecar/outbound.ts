@@ -11,6 +11,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { IncomingMessage } from 'node:http';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { serveH2OverWebSocket } from '../core/tunnel/h2-over-websocket.js';
 import net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../core/logging.js';
@@ -19,8 +20,9 @@ import {
   classifyDialError, formatOutboundTarget, OUTBOUND_CONNECT_TIMEOUT_MS, OUTBOUND_ERROR_HEADER, OUTBOUND_SUBPROTOCOL, parseOutboundTarget,
   type OutboundErrorCode, type OutboundTarget,
 } from '../core/tunnel/outbound-protocol.js';
-import { CLOSE, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER } from '../core/tunnel/protocol.js';
-import { startHeartbeat, webSocketDuplex } from '../core/tunnel/websocket-duplex.js';
+import { startHeartbeat } from '../core/tunnel/heartbeat.js';
+import { CLOSE, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER } from '../core/tunnel/protocol.js';
+import { webSocketDuplex } from '../core/tunnel/websocket-duplex.js';
 import type { OutboundMetrics } from './outbound-metrics.js';
 import { tunnelStillAuthorized } from './tunnel-auth.js';
 
@@ -82,16 +84,14 @@ export function buildOutboundServer(deps: OutboundServerDeps): OutboundServer {
     peers.add(peer);
     const label = auth.intercepts.join(',');
     const duplex = webSocketDuplex(ws);
-    const server = http2.createServer({ settings: TUNNEL_H2_SETTINGS, maxSessionMemory: 64 });
     let session: ServerHttp2Session | undefined;
-    server.on('session', (s: ServerHttp2Session) => {
-      session = s;
-      s.on('error', () => { /* the WebSocket close ends the tunnel */ });
-      s.once('localSettings', () => { try { s.setLocalWindowSize(TUNNEL_H2_CONNECTION_WINDOW); } catch { /* closed */ } });
-      s.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); });
+    serveH2OverWebSocket(duplex, {
+      onSession: (s) => {
+        session = s;
+        s.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); });
+      },
+      onStream: (stream, headers) => handleStream(stream, headers, label),
     });
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => handleStream(stream, headers, label));
-    server.emit('connection', duplex);
     const stopHeartbeat = startHeartbeat(ws, deps.pingIntervalMs ?? TUNNEL_PING_INTERVAL_MS, () => {
       logger.warn({ tunnel: peer.id, intercepts: auth.intercepts }, 'Outbound tunnel stopped answering pings');
     });

@@ -17,7 +17,7 @@ function table(version: number, routes: Route[]): RoutingTable {
 
 function peer(intercept: string): TunnelPeer {
   const session = { closed: false, destroyed: false } as unknown as ClientHttp2Session;
-  return { id: 1, intercepts: new Set([intercept]), tokenHash: 'ab'.repeat(32), session, remoteAddress: '', connectedAt: 0, close: () => undefined, retire: () => true };
+  return { id: 1, intercepts: new Set([intercept]), tokenHash: 'ab'.repeat(32), session, mode: 'v2', remoteAddress: '', connectedAt: 0, close: () => undefined, retire: () => true };
 }
 
 describe('Router.decide', () => {

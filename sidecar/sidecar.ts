@@ -15,7 +15,7 @@ import { buildAppUpstream, type AppUpstream } from './app-upstream.js';
 import { buildControlClient, type ControlClient } from './control-client.js';
 import { buildSidecarMetrics, type SidecarMetrics } from './metrics.js';
 import { buildOutboundMetrics } from './outbound-metrics.js';
-import { buildOutboundServer, type LookupFn, type OutboundServer } from './outbound.js';
+import type { LookupFn } from './outbound.js';
 import { buildProxyLimits, buildProxyListener, type ProxyListener } from './proxy.js';
 import { Router } from './router.js';
 import { fetchInterceptsWithSeries, planGoneIntercepts, removeInterceptSeries } from './intercept-series.js';
@@ -44,6 +44,8 @@ export interface SidecarOptions {
   limits?: Partial<SidecarLimits>;
   /** How outbound streams resolve names (default: the pod's resolver through getaddrinfo). */
   outboundLookup?: LookupFn;
+  /** Tunnel subprotocols accepted, newest first (default: all this build speaks; tests stand in for older sidecars). */
+  tunnelSubprotocols?: readonly string[];
 }
 
 export interface SidecarAddresses {
@@ -92,13 +94,15 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     upstreams.push(app);
     return buildProxyListener({ port, router, app, metrics, stats, logger, maxHeaderSize: options.maxHeaderSize, limits: proxyLimits });
   });
-  const outbound: OutboundServer = buildOutboundServer({
+  // The tunnel and outbound machinery load on the first authenticated upgrade (tunnel-server.ts).
+  const outbound = {
     logger, metrics: buildOutboundMetrics(promRegistry), table: () => router.table, now, pingIntervalMs: options.tunnelPingIntervalMs,
     ...(options.outboundLookup ? { lookup: options.outboundLookup } : {}),
-  });
+  };
   const tunnels: TunnelServer = buildTunnelServer({
     logger, metrics, registry, table: () => router.table, now, pingIntervalMs: options.tunnelPingIntervalMs, outbound,
     limits: { maxTunnels: limits.maxTunnels, maxTunnelsPerToken: limits.maxTunnelsPerToken, headersTimeoutMs: limits.headersTimeoutSeconds * 1000 },
+    ...(options.tunnelSubprotocols ? { subprotocols: options.tunnelSubprotocols } : {}),
   });
   let ready = false;
   let control: ControlClient | undefined;
@@ -120,7 +124,6 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     for (const bad of invalidRoutes(table)) logger.warn({ intercept: bad.intercept, reason: bad.reason }, `Ignored route of intercept ${bad.intercept}`);
     logger.info({ epoch: table.epoch, version: table.version, routes: table.routes.length }, `Applied routing table version ${table.version} for ${table.workload.namespace}/${table.workload.name}`);
     tunnels.revokeStale(table);
-    outbound.revokeStale(table);
     control?.reportSoon();
     sweepSoon();
     return router.table;
@@ -188,7 +191,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       const adminPort = await listen(admin, options.adminPort, options.bindHost);
       ready = true;
       control?.start();
-      expiryTimer = setInterval(() => { tunnels.revokeStale(router.table); outbound.revokeStale(router.table); sweepSoon(); }, 5_000);
+      expiryTimer = setInterval(() => { tunnels.revokeStale(router.table); sweepSoon(); }, 5_000);
       expiryTimer.unref();
       logger.info({ tunnelPort, adminPort, pod: options.podName }, 'Started sidecar');
       return { ports, tunnelPort, adminPort };
@@ -197,7 +200,6 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       ready = false;
       if (expiryTimer) clearInterval(expiryTimer);
       await control?.stop();
-      outbound.close();
       await Promise.all([...listeners.map((l) => l.close(graceMs)), tunnels.close(), new Promise<void>((r) => { admin.close(() => r()); admin.closeAllConnections(); })]);
       for (const u of upstreams) u.close();
       logger.info('Stopped sidecar');

@@ -4,6 +4,7 @@
 // so its in-flight requests are still accounted for, but is never picked for a new request.
 
 import type { ClientHttp2Session } from 'node:http2';
+import type { TunnelMode } from '../core/tunnel/negotiation.js';
 
 export interface TunnelPeer {
   id: number;
@@ -12,6 +13,8 @@ export interface TunnelPeer {
   tokenHash: string;
   /** The HTTP/2 session inside the WebSocket; the sidecar is the client. */
   session: ClientHttp2Session;
+  /** Negotiated in the upgrade: v2 sends HTTP/1 requests as their own bytes, v1 as HTTP/2 requests. */
+  mode: TunnelMode;
   remoteAddress: string;
   connectedAt: number;
   /** Ends the tunnel at once (WebSocket close code and reason): in-flight requests fail with 502. */

@@ -1,8 +1,9 @@
 // The developer end of the tunnel: what the detour CLI calls to serve an intercept from a laptop.
 //
-//   import { connectTunnel, serveTunnel } from '../core/tunnel/developer.js';
+//   import { connectTunnel } from '../core/tunnel/developer.js';
 //
-//   // One connection; resolves once the sidecar accepted the token, rejects with
+//   // One connection; resolves once the sidecar accepted the token and routes to the tunnel (it
+//   // acknowledged our HTTP/2 SETTINGS), rejects with
 //   // TunnelRefusedError (status 401/403 + reason) or a network error.
 //   const tunnel = await connectTunnel({
 //     url: 'ws://127.0.0.1:15021/tunnel',   // direct, port-forwarded, or the pod proxy URL
@@ -14,31 +15,34 @@
 //   await tunnel.close();                    // or end it yourself: drains first (no new requests
 //                                            // reach it, in-flight ones finish, ≤ 10 s), then closes
 //
-//   // Keeps one tunnel up, reconnecting with backoff and jitter; stops for good on 401/403
-//   // (429/503, the sidecar's tunnel limits, are retried).
-//   const handle = serveTunnel({ url, token, target, onStatus: (s) => … });
-//   await handle.stop();
+//   tunnel.protocol                          // the subprotocol negotiated (detour-tunnel.v2 / .v1)
 //
+// Reconnecting is the caller's (cli/replica-tunnel.ts keeps one tunnel per replica up).
 // Through the Kubernetes API (pod proxy subresource) pass the API credentials with `headers` /
 // `webSocketOptions` and set `tokenHeader: 'x-detour-token'` (the API server consumes
 // `Authorization`). Requests arrive as HTTP/2 streams (see protocol.ts) and are forwarded to
-// `target`: HTTP/1.1 with a keep-alive pool, h2c for requests that reached the sidecar over HTTP/2
-// (gRPC), and WebSocket/Upgrade requests as upgrades. Mirrored copies are forwarded too; their
-// answers go nowhere.
+// `target`: HTTP/1.1 requests as their own bytes onto pooled keep-alive connections (v2,
+// http1-bytes-forward.ts) or, as HTTP/2 requests (v1 sidecars, Mirror copies), through Node's
+// keep-alive agent; h2c for requests that reached the sidecar over HTTP/2 (gRPC); WebSocket/Upgrade
+// requests as upgrades. Mirrored copies are forwarded too; their answers go nowhere.
 
 import http from 'node:http';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { forwardHttp1Bytes } from './http1-bytes-forward.js';
+import { serveH2OverWebSocket } from './h2-over-websocket.js';
+import { buildLocalConnectionPool } from './local-connection-pool.js';
+import { TUNNEL_SUBPROTOCOLS } from './negotiation.js';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import type { Logger } from '../logging.js';
 import { forwardH2Stream, respondH2Error } from './h2-forward.js';
 import { cleanTrailers, endToEndHeaders, h2ToHttp1Headers, http1ResponseToH2 } from './headers.js';
 import {
-  CLOSE, INTERCEPT_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS,
-  TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_PING_INTERVAL_MS, TUNNEL_SUBPROTOCOL, UPGRADE_HEADER,
+  CLOSE, INTERCEPT_HEADER, METHOD_HEADER, MIRROR_HEADER, PROTO_HEADER, STATUS_HEADER, TUNNEL_DRAIN_MS, TUNNEL_DRAIN_SETTING, TUNNEL_PING_INTERVAL_MS, UPGRADE_HEADER,
 } from './protocol.js';
-import { openTunnelWebSocket, TunnelRefusedError } from './tunnel-websocket.js';
-import { startHeartbeat, webSocketDuplex } from './websocket-duplex.js';
+import { openTunnelWebSocket } from './tunnel-websocket.js';
+import { startHeartbeat } from './heartbeat.js';
+import { webSocketDuplex } from './websocket-duplex.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -79,6 +83,8 @@ export interface ConnectTunnelOptions {
   /** Called when a request starts (for live views). */
   onRequestStart?: (event: Pick<TunnelRequestEvent, 'id' | 'method' | 'path' | 'intercept' | 'mirror' | 'upgrade' | 'protocol'>) => void;
   pingIntervalMs?: number;
+  /** Subprotocols offered, newest first (default TUNNEL_SUBPROTOCOLS: v2, v1); tests offer v1 only to act as an older CLI. */
+  subprotocols?: readonly string[];
 }
 
 export interface TunnelCloseInfo {
@@ -99,6 +105,8 @@ export interface Tunnel {
   readonly closed: Promise<TunnelCloseInfo>;
   /** Streams in flight right now. */
   readonly activeStreams: number;
+  /** The subprotocol the sidecar chose (`detour-tunnel.v2`, or `.v1` from an older sidecar). */
+  readonly protocol: string;
   /**
    * Ends the tunnel gracefully: tells the sidecar it drains (no new request is sent here; matching
    * requests follow the fallback), waits for the requests in flight (at most `drainMs`), then closes
@@ -109,21 +117,28 @@ export interface Tunnel {
   terminate(): Promise<TunnelCloseInfo>;
 }
 
-export { maskingProtectsNothing, TunnelRefusedError } from './tunnel-websocket.js';
+export { maskingProtectsNothing, TunnelProtocolError, TunnelRefusedError } from './tunnel-websocket.js';
 
 /** Opens one tunnel and serves it until it closes. See the header comment. */
 export async function connectTunnel(options: ConnectTunnelOptions): Promise<Tunnel> {
   const target = new URL(options.target);
   if (target.protocol !== 'http:') throw new Error(`target must be an http:// URL, got ${target.protocol}`);
-  const ws = await openTunnelWebSocket(options, TUNNEL_SUBPROTOCOL);
-  return serveOpenTunnel(ws, target, options);
+  const ws = await openTunnelWebSocket(options, options.subprotocols ?? TUNNEL_SUBPROTOCOLS);
+  const { tunnel, acknowledged } = serveOpenTunnel(ws, target, options);
+  // Resolve once the sidecar acknowledged our HTTP/2 SETTINGS: it registers the tunnel for routing
+  // when they arrive, so from here on a matching request really comes here (before, "Serving" could
+  // be printed a moment before the sidecar routed anything to the tunnel).
+  await acknowledged;
+  return tunnel;
 }
 
-function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptions): Tunnel {
+function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptions): { tunnel: Tunnel; acknowledged: Promise<void> } {
   const log = options.logger;
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   const targetHost = target.hostname.replace(/^\[(.*)\]$/, '$1');
   const targetPort = Number(target.port || 80);
+  const pool = buildLocalConnectionPool(targetHost, targetPort);
+  const localName = `local server ${target.host}`;
   let localH2: ClientHttp2Session | undefined;
   let active = 0;
   let nextId = 1;
@@ -142,27 +157,29 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
   // once its streams ended, with the code that says why (4403): leave the close to it then.
   const duplex = webSocketDuplex(ws, { closeOnEnd: () => (peerWentAway ? undefined : { code: CLOSE.normal, reason: 'developer closed the tunnel' }) });
   ws.on('error', (err) => log?.debug({ err: err.message }, 'Tunnel WebSocket failed'));
-  const server = http2.createServer({ settings: TUNNEL_H2_SETTINGS, maxSessionMemory: 64 });
   let session: ServerHttp2Session | undefined;
-  server.on('session', (s: ServerHttp2Session) => {
+  let onAcknowledged: () => void = () => undefined;
+  const acknowledged = new Promise<void>((resolve) => { onAcknowledged = resolve; });
+  ws.once('close', () => onAcknowledged());
+  const onSession = (s: ServerHttp2Session): void => {
     session = s;
-    s.on('error', () => { /* the WebSocket close ends the tunnel */ });
-    s.once('localSettings', () => { try { s.setLocalWindowSize(TUNNEL_H2_CONNECTION_WINDOW); } catch { /* closed */ } });
+    s.once('localSettings', () => onAcknowledged());
     s.on('goaway', () => { peerWentAway = true; });
     s.on('close', () => {
       if (ws.readyState !== ws.OPEN) return;
       if (!peerWentAway) { ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); return; }
       setTimeout(() => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.normal, 'HTTP/2 session ended'); }, 2000).unref();
     });
-  });
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+  };
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
     const id = nextId++;
     const started = performance.now();
     const upgradeValue = headers[UPGRADE_HEADER];
     const interceptHeader = headers[INTERCEPT_HEADER];
+    const bytes = headers[PROTO_HEADER] === 'http1-bytes';
     const base = {
       id,
-      method: String(headers[':method'] ?? 'GET'),
+      method: String((bytes ? headers[METHOD_HEADER] : headers[':method']) ?? 'GET'),
       path: String(headers[':path'] ?? '/'),
       intercept: typeof interceptHeader === 'string' ? interceptHeader : undefined,
       mirror: headers[MIRROR_HEADER] === '1',
@@ -181,17 +198,19 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
       options.onRequest?.(event);
     };
     stream.on('error', () => { /* reported through close */ });
-    if (typeof upgradeValue === 'string') {
+    if (bytes) {
+      forwardHttp1Bytes(stream, base.method, pool, localName, done);
+    } else if (typeof upgradeValue === 'string') {
       forwardUpgrade(stream, headers, upgradeValue, { host: targetHost, port: targetPort }, done);
     } else if (base.protocol === 'h2') {
       const clean = endToEndHeaders(headers, { dropTunnelHeaders: true, keepTeTrailers: true }) as IncomingHttpHeaders;
       clean[':authority'] = headers[':authority'] ?? target.host;
-      forwardH2Stream(stream, clean, localH2Session(), { upstreamName: `local server ${target.host}`, onDone: (r) => done(r.status, r.error) });
+      forwardH2Stream(stream, clean, localH2Session(), { upstreamName: localName, onDone: (r) => done(r.status, r.error) });
     } else {
       forwardToHttp1(stream, headers, { host: targetHost, port: targetPort, agent }, done);
     }
-  });
-  server.emit('connection', duplex);
+  };
+  serveH2OverWebSocket(duplex, { onSession, onStream });
   const stopHeartbeat = startHeartbeat(ws, options.pingIntervalMs ?? TUNNEL_PING_INTERVAL_MS, () => log?.warn('Sidecar stopped answering pings; dropped tunnel'));
 
   const closed = new Promise<TunnelCloseInfo>((resolve) => {
@@ -200,6 +219,7 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
       session?.destroy();
       localH2?.close();
       agent.destroy();
+      pool.destroy();
       resolve({ code, reason: reason.toString('utf8') });
     });
   });
@@ -239,9 +259,10 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
     }
   });
 
-  return {
+  const tunnel: Tunnel = {
     closed,
     get activeStreams() { return active; },
+    protocol: ws.protocol,
     close: async (closeOptions = {}) => {
       await drain(closeOptions.drainMs ?? TUNNEL_DRAIN_MS);
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE.normal, 'developer closed the tunnel');
@@ -256,6 +277,7 @@ function serveOpenTunnel(ws: WebSocket, target: URL, options: ConnectTunnelOptio
       return closed;
     },
   };
+  return { tunnel, acknowledged };
 }
 
 interface LocalTarget {
@@ -339,89 +361,4 @@ function forwardUpgrade(stream: ServerHttp2Stream, headers: IncomingHttpHeaders,
     done(502, reason);
   });
   stream.on('close', () => { if (!req.destroyed && req.socket?.destroyed !== false) req.destroy(); });
-}
-
-export type TunnelStatus =
-  | { state: 'connecting'; attempt: number }
-  | { state: 'connected' }
-  | { state: 'disconnected'; code: number; reason: string; retryInMs: number }
-  | { state: 'refused'; status: number; reason: string }
-  | { state: 'failed'; error: string; retryInMs: number }
-  | { state: 'stopped' };
-
-export interface ServeTunnelOptions extends ConnectTunnelOptions {
-  onStatus?: (status: TunnelStatus) => void;
-  /** Reconnect delays (full jitter, doubling). Defaults 250 ms … 10 s. */
-  initialDelayMs?: number;
-  maxDelayMs?: number;
-  /** For tests; defaults to Math.random. */
-  random?: () => number;
-}
-
-export interface TunnelHandle {
-  /** The tunnel currently connected, if any. */
-  readonly current: Tunnel | undefined;
-  /** Resolves when serving ended: stop() was called, or the sidecar refused the token (then it rejects with TunnelRefusedError). */
-  readonly done: Promise<void>;
-  /** Stops reconnecting and closes the current tunnel (draining it, see Tunnel.close). */
-  stop(options?: TunnelCloseOptions): Promise<void>;
-}
-
-/** Keeps a tunnel connected until stopped; a refused token (401/403) ends it for good. */
-export function serveTunnel(options: ServeTunnelOptions): TunnelHandle {
-  const random = options.random ?? Math.random;
-  const initial = options.initialDelayMs ?? 250;
-  const max = options.maxDelayMs ?? 10_000;
-  let stopped = false;
-  let current: Tunnel | undefined;
-  let wake: (() => void) | undefined;
-
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    wake = () => { clearTimeout(t); resolve(); };
-  });
-
-  const loop = async (): Promise<void> => {
-    let attempt = 0;
-    while (!stopped) {
-      options.onStatus?.({ state: 'connecting', attempt });
-      try {
-        current = await connectTunnel(options);
-        attempt = 0;
-        options.onStatus?.({ state: 'connected' });
-        if (stopped) await current.close();
-        const info = await current.closed;
-        current = undefined;
-        if (stopped) break;
-        const retryInMs = Math.round(random() * initial);
-        options.onStatus?.({ state: 'disconnected', ...info, retryInMs });
-        await sleep(retryInMs);
-      } catch (err) {
-        // 401/403: the token is wrong or no longer routed, retrying cannot help. Other refusals
-        // (429/503: the sidecar's tunnel limits) are retried with backoff like network errors.
-        if (err instanceof TunnelRefusedError && (err.status === 401 || err.status === 403)) {
-          options.onStatus?.({ state: 'refused', status: err.status, reason: err.reason });
-          throw err;
-        }
-        const retryInMs = Math.round(random() * Math.min(max, initial * 2 ** attempt));
-        attempt++;
-        options.onStatus?.({ state: 'failed', error: err instanceof Error ? err.message : String(err), retryInMs });
-        await sleep(retryInMs);
-      }
-    }
-    options.onStatus?.({ state: 'stopped' });
-  };
-
-  const done = loop();
-  done.catch(() => { /* surfaced to whoever awaits `done` */ });
-  return {
-    get current() { return current; },
-    done,
-    stop: async (closeOptions) => {
-      stopped = true;
-      wake?.();
-      await current?.close(closeOptions);
-      await done.catch(() => undefined);
-    },
-  };
 }

@@ -11,14 +11,16 @@
 // CONNECT stream (see outbound-protocol.ts). When the tunnel drops, every open stream is destroyed
 // with an error at once, so local clients see their connection reset, never a hang.
 
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import { connectH2OverWebSocket } from './h2-over-websocket.js';
+import { startHeartbeat } from './heartbeat.js';
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Logger } from '../logging.js';
 import { formatOutboundTarget, OUTBOUND_ERROR_HEADER, OUTBOUND_SUBPROTOCOL, parseOutboundErrorCode, type OutboundErrorCode, type OutboundTarget } from './outbound-protocol.js';
-import { CLOSE, TUNNEL_H2_CONNECTION_WINDOW, TUNNEL_H2_SETTINGS, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER } from './protocol.js';
+import { CLOSE, TUNNEL_PING_INTERVAL_MS, TUNNEL_REASON_HEADER } from './protocol.js';
 import { openTunnelWebSocket, type TunnelWebSocketOptions } from './tunnel-websocket.js';
-import { startHeartbeat, webSocketDuplex } from './websocket-duplex.js';
+import { webSocketDuplex } from './websocket-duplex.js';
 
 /** An outbound connection that did not come about, with the reason to show the local client. */
 export class OutboundError extends Error {
@@ -45,19 +47,14 @@ export interface OutboundTunnel {
 }
 
 export async function connectOutbound(options: ConnectOutboundOptions): Promise<OutboundTunnel> {
-  const ws = await openTunnelWebSocket(options, OUTBOUND_SUBPROTOCOL);
+  const ws = await openTunnelWebSocket(options, [OUTBOUND_SUBPROTOCOL]);
   return serveOutbound(ws, options);
 }
 
 function serveOutbound(ws: WebSocket, options: ConnectOutboundOptions): OutboundTunnel {
   const duplex = webSocketDuplex(ws);
-  const session: ClientHttp2Session = http2.connect('http://sidecar.detour.invalid', {
-    createConnection: () => duplex,
-    settings: TUNNEL_H2_SETTINGS,
-    maxSessionMemory: 64,
-  });
+  const session: ClientHttp2Session = connectH2OverWebSocket(duplex);
   session.on('error', (err) => options.logger?.debug({ err: err.message }, 'Outbound HTTP/2 session failed'));
-  session.once('remoteSettings', () => { try { session.setLocalWindowSize(TUNNEL_H2_CONNECTION_WINDOW); } catch { /* closed */ } });
   session.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE.protocolError, 'HTTP/2 session ended'); });
   ws.on('error', (err) => options.logger?.debug({ err: err.message }, 'Outbound WebSocket failed'));
   const stopHeartbeat = startHeartbeat(ws, options.pingIntervalMs ?? TUNNEL_PING_INTERVAL_MS, () => options.logger?.warn('Sidecar stopped answering pings; dropped the outbound tunnel'));

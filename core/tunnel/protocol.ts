@@ -3,7 +3,7 @@
 //
 // 1. The CLI opens a WebSocket to the sidecar's tunnel port (SIDECAR_TUNNEL_PORT, any path; the CLI
 //    uses TUNNEL_PATH) directly, through a pod port-forward, or through the pod proxy subresource,
-//    offering the subprotocol TUNNEL_SUBPROTOCOL and the Intercept's token as
+//    offering the subprotocols detour-tunnel.v2 and .v1 (negotiation.ts) and the Intercept's token as
 //    `Authorization: Bearer <token>` or, where a proxy in between consumes `Authorization` (the
 //    Kubernetes API does), as `X-Detour-Token: <token>`.
 // 2. The sidecar hashes the token (SHA-256, lower-case hex) and compares it in constant time with
@@ -14,6 +14,9 @@
 //    HTTP/2 server. Every routed request is one HTTP/2 stream; the request as the sidecar received
 //    it (method, path, authority, end-to-end headers, X-Forwarded-For/Proto, body, trailers), with
 //    the `x-detour-tunnel-*` headers below. Text messages are a protocol error (close 1003).
+//    On detour-tunnel.v2 an HTTP/1.1 request instead travels as its own bytes (PROTO_HEADER
+//    `http1-bytes`, METHOD_HEADER): head and framed body as DATA; the answer is the local server's
+//    raw bytes after `:status 200` (http1-bytes-forward.ts, http1-response-framing.ts).
 // 4. WebSocket upgrades travel as an ordinary stream marked `x-detour-tunnel-upgrade: <Upgrade>`;
 //    when the local server switched protocols the developer answers `:status 200` with
 //    `x-detour-tunnel-status: 101` and the 101's headers, and the stream then carries raw bytes.
@@ -32,7 +35,15 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Settings } from 'node:http2';
 
 export const TUNNEL_PATH = '/tunnel';
-export const TUNNEL_SUBPROTOCOL = 'detour-tunnel.v1';
+/**
+ * The tunnel subprotocols, negotiated in the WebSocket upgrade (core/tunnel/negotiation.ts): the CLI
+ * offers v2 then v1, the sidecar picks the newest it speaks. v2 carries HTTP/1 requests as their own
+ * bytes (PROTO_HEADER `http1-bytes`); v1 only as HTTP/2 requests (`http1`). Everything else is the same.
+ */
+export const TUNNEL_SUBPROTOCOL_V1 = 'detour-tunnel.v1';
+export const TUNNEL_SUBPROTOCOL_V2 = 'detour-tunnel.v2';
+/** The newest tunnel subprotocol. */
+export const TUNNEL_SUBPROTOCOL = TUNNEL_SUBPROTOCOL_V2;
 /** Alternative to `Authorization` for paths where a proxy consumes that header. */
 export const TUNNEL_TOKEN_HEADER = 'x-detour-token';
 /** Reason for a refused upgrade, on 401/403 responses. */
@@ -40,8 +51,16 @@ export const TUNNEL_REASON_HEADER = 'x-detour-reason';
 
 /** sidecar → developer, request: `1` on the copy of a Mirror route (the answer is discarded). */
 export const MIRROR_HEADER = 'x-detour-tunnel-mirror';
-/** sidecar → developer, request: `http1` or `h2`: how the request reached the sidecar, so the developer end talks the same to the local server. */
+/**
+ * sidecar → developer, request: `http1` or `h2`: how the request reached the sidecar, so the developer
+ * end talks the same to the local server; `http1-bytes` (v2 only): the stream carries the HTTP/1.1
+ * request's own bytes (head, then body as framed) and the answer comes back as the local server's bytes.
+ */
 export const PROTO_HEADER = 'x-detour-tunnel-proto';
+/** sidecar → developer, `http1-bytes` streams: the request method (the stream's own `:method` is always POST). */
+export const METHOD_HEADER = 'x-detour-tunnel-method';
+/** sidecar → client, a refused upgrade: the tunnel subprotocols this sidecar speaks, newest first. */
+export const PROTOCOLS_HEADER = 'x-detour-tunnel-protocols';
 /** sidecar → developer, request: the request's `Upgrade` header value (e.g. `websocket`). */
 export const UPGRADE_HEADER = 'x-detour-tunnel-upgrade';
 /** developer → sidecar, response: the real status (`101`) of an upgrade answered with `:status 200`. */

@@ -3,7 +3,8 @@
 
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
-import { TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_REASON_HEADER, TUNNEL_TOKEN_HEADER } from './protocol.js';
+import { explainProtocolMismatch, parseProtocolList, type Upgrade } from './negotiation.js';
+import { PROTOCOLS_HEADER, TUNNEL_MAX_MESSAGE_BYTES, TUNNEL_REASON_HEADER, TUNNEL_TOKEN_HEADER } from './protocol.js';
 
 export interface TunnelWebSocketOptions {
   /** ws:// or wss:// URL (direct, port-forwarded or pod proxy). */
@@ -22,6 +23,21 @@ export class TunnelRefusedError extends Error {
     this.name = 'TunnelRefusedError';
   }
 }
+
+/**
+ * The sidecar speaks no tunnel protocol this CLI offered (status 426). `upgrade` says which side has
+ * to move; the message says it in words (core/tunnel/negotiation.ts).
+ */
+export class TunnelProtocolError extends TunnelRefusedError {
+  constructor(readonly upgrade: Upgrade, message: string) {
+    super(426, message);
+    this.name = 'TunnelProtocolError';
+    this.message = message;
+  }
+}
+
+// What `ws` says when the server completed the handshake without one of the offered subprotocols.
+const NO_COMMON_SUBPROTOCOL = /^Server sent (no|an invalid) subprotocol/;
 
 /**
  * Client-to-server WebSocket masking (RFC 6455 §5.3, §10.3) exists so that client bytes cannot be
@@ -43,12 +59,16 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
-/** Resolves with the open WebSocket; rejects with TunnelRefusedError (401/403/404 + reason) or a network error. */
-export function openTunnelWebSocket(options: TunnelWebSocketOptions, subprotocol: string): Promise<WebSocket> {
+/**
+ * Resolves with the open WebSocket (`ws.protocol`: the subprotocol the sidecar chose among
+ * `subprotocols`, newest first); rejects with TunnelRefusedError (401/403/404/429/503 + reason),
+ * TunnelProtocolError (no common subprotocol) or a network error.
+ */
+export function openTunnelWebSocket(options: TunnelWebSocketOptions, subprotocols: readonly string[]): Promise<WebSocket> {
   const headers: Record<string, string> = { ...options.headers };
   if ((options.tokenHeader ?? 'authorization') === 'authorization') headers.authorization = `Bearer ${options.token}`;
   else headers[TUNNEL_TOKEN_HEADER] = options.token;
-  const ws = new WebSocket(options.url, [subprotocol], {
+  const ws = new WebSocket(options.url, [...subprotocols], {
     perMessageDeflate: false,
     maxPayload: TUNNEL_MAX_MESSAGE_BYTES,
     handshakeTimeout: 15_000,
@@ -67,12 +87,28 @@ export function openTunnelWebSocket(options: TunnelWebSocketOptions, subprotocol
         const header = res.headers[TUNNEL_REASON_HEADER];
         const reason = (typeof header === 'string' ? header : body.trim()) || (res.statusMessage ?? 'refused');
         settled = true;
-        reject(new TunnelRefusedError(status, reason.slice(0, 300)));
+        const speaks = res.headers[PROTOCOLS_HEADER];
+        if (status === 426 && speaks !== undefined) {
+          const { upgrade, message } = explainProtocolMismatch(subprotocols, parseProtocolList(speaks));
+          reject(new TunnelProtocolError(upgrade, message));
+        } else {
+          reject(new TunnelRefusedError(status, reason.slice(0, 300)));
+        }
         ws.terminate();
       });
       res.on('error', () => { /* reported via reject above or close */ });
     });
-    ws.once('error', (err) => { if (!settled) { settled = true; reject(err); } });
+    ws.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      if (NO_COMMON_SUBPROTOCOL.test(err.message)) {
+        // A sidecar from before negotiation: it accepted the upgrade without any subprotocol we offered.
+        const { upgrade, message } = explainProtocolMismatch(subprotocols, undefined);
+        reject(new TunnelProtocolError(upgrade, message));
+        return;
+      }
+      reject(err);
+    });
     // Paused until the caller wraps it (webSocketDuplex resumes on its first read): the peer's first
     // HTTP/2 frames may arrive with the upgrade response, before a promise continuation could listen.
     ws.once('open', () => { settled = true; ws.pause(); resolve(ws); });
