@@ -2,7 +2,8 @@
 // Installs what a fresh clone lacks before `npm test`, `npm run demo` and friends do their job:
 // npm packages (when node_modules is missing or older than package-lock.json) and the Debian tools
 // the test node uses (iproute2, iptables, conntrack; redis-server and redis-tools for the
-// outbound suite's real Redis and redis-cli). The control plane binaries are built on first
+// outbound suite's real Redis and redis-cli; nginx, the second HTTP/1.1 parser of the smuggling
+// differential test). The control plane binaries are built on first
 // use by cluster/controlplane/build.sh. Uses nothing outside Node's standard library.
 import { existsSync, statSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -26,7 +27,7 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-const tools = { ip: 'iproute2', iptables: 'iptables', conntrack: 'conntrack', 'redis-server': 'redis-server', 'redis-cli': 'redis-tools' };
+const tools = { ip: 'iproute2', iptables: 'iptables', conntrack: 'conntrack', 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', nginx: 'nginx' };
 const missing = Object.entries(tools).filter(([bin]) => {
   try { execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }); return false; } catch { return true; }
 }).map(([, pkg]) => pkg);
