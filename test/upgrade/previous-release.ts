@@ -3,7 +3,7 @@
 // tag (or the recorded commit), this repository's node_modules linked in, `tsc` as `npm run build`
 // runs it, then dist/, the chart, the CRDs and package.json copied to the cache. The test node
 // runs an image `…/detour:<version>` from there.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,7 +21,7 @@ export interface PreviousRelease {
 }
 
 export interface BuiltRelease extends PreviousRelease {
-  /** The built tree: dist/, charts/detour, crds/, package.json, node_modules (a link). */
+  /** The built tree: dist/, charts/detour, crds/, package.json, node_modules (its own copy, hard-linked). */
   root: string;
   chart: string;
 }
@@ -66,6 +66,32 @@ function linkNodeModules(root: string, repoRoot: string): void {
   symlinkSync(join(repoRoot, 'node_modules'), link, 'dir');
 }
 
+/**
+ * The release's own node_modules in the cache: a hard-linked copy of this repository's (a plain copy
+ * where links cannot be made). Not a symlink: the pods that run the release see only what the test
+ * node stages for them, and an emptyDir at /tmp hides a checkout under /tmp (a CI clone), and with
+ * it a symlink's target. A symlink left by an older cache entry is replaced.
+ */
+function provideNodeModules(root: string, repoRoot: string): void {
+  const target = join(root, 'node_modules');
+  let stat: ReturnType<typeof lstatSync> | undefined;
+  try { stat = lstatSync(target); } catch { stat = undefined; }
+  if (stat?.isDirectory()) return;
+  if (stat) unlinkSync(target);
+  const partial = `${target}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  const linked = spawnSync('cp', ['-al', join(repoRoot, 'node_modules'), partial], { stdio: 'ignore' });
+  if (linked.status !== 0) {
+    rmSync(partial, { recursive: true, force: true });
+    cpSync(join(repoRoot, 'node_modules'), partial, { recursive: true, verbatimSymlinks: true });
+  }
+  try {
+    renameSync(partial, target);
+  } catch {
+    rmSync(partial, { recursive: true, force: true }); // another run provided it first
+  }
+}
+
 /** The built previous release, from the cache or built now (a few minutes, once per commit). */
 export async function ensurePreviousRelease(log: (line: string) => void = () => undefined, repoRoot = REPO_ROOT): Promise<BuiltRelease> {
   const release = readPreviousRelease(repoRoot);
@@ -96,8 +122,9 @@ export async function ensurePreviousRelease(log: (line: string) => void = () => 
       await git(repoRoot, ['worktree', 'prune']).catch(() => undefined);
     }
   }
-  // The build resolves its packages from this repository's node_modules (the dependencies did not change).
-  linkNodeModules(root, repoRoot);
+  // The release resolves its packages from a copy of this repository's node_modules (its
+  // dependencies are a subset of today's).
+  provideNodeModules(root, repoRoot);
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   if (version !== release.version) throw new Error(`${release.tag} has package.json version ${version}, test/upgrade/previous-release.json says ${release.version}`);
   mkdirSync(join(dir, 'versions'), { recursive: true });
